@@ -1,0 +1,32 @@
+"""Keep every run hermetic: Prefect's state inside the project, every phone-home off.
+
+Prefect reads its settings when it is first imported, so this runs before any flow module
+is imported (the CLI calls it first; the Makefile and tests export the same variables).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+DEFAULT_STATE_DIR = Path(".driftline")
+
+
+def hermetic_env(state_dir: str | Path = DEFAULT_STATE_DIR) -> dict[str, str]:
+    """The environment variables a driftline process runs with (state under `state_dir`)."""
+    state = Path(state_dir).resolve()
+    return {
+        "PREFECT_HOME": str(state / "prefect"),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "60",
+        "GX_ANALYTICS_ENABLED": "false",
+        "DO_NOT_TRACK": "1",
+        "MPLBACKEND": "Agg",
+    }
+
+
+def configure(state_dir: str | Path = DEFAULT_STATE_DIR) -> None:
+    """Set the hermetic variables in this process, keeping any the caller set explicitly."""
+    for key, value in hermetic_env(state_dir).items():
+        os.environ.setdefault(key, value)
+    Path(os.environ["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)

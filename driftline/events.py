@@ -1,0 +1,42 @@
+"""The Prefect events driftline emits, in one place so emitters and triggers agree on names.
+
+Resources are `driftline.model.<project>` (one model per project), so an automation can
+match one project's events or, with a wildcard, all of them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect.events import emit_event
+
+MODEL_PROMOTED = "driftline.model.promoted"
+MODEL_REJECTED = "driftline.model.rejected"
+DRIFT_DETECTED = "driftline.drift.detected"
+PERFORMANCE_DEGRADED = "driftline.performance.degraded"
+RUN_FAILED = "driftline.run.failed"
+
+
+def model_resource(project: str) -> dict[str, str]:
+    return {"prefect.resource.id": f"driftline.model.{project}", "prefect.resource.name": project}
+
+
+def emit(event: str, project: str, payload: dict[str, Any]) -> None:
+    """Emit a driftline event about a project's model; the flow run is attached by Prefect."""
+    emit_event(event=event, resource=model_resource(project), payload=payload)
+
+
+def emit_run_failed(flow: Any, flow_run: Any, state: Any) -> None:
+    """`on_failure` hook of every flow: an automation can alert on `driftline.run.failed`."""
+    emit_event(
+        event=RUN_FAILED,
+        resource={
+            "prefect.resource.id": f"prefect.flow-run.{flow_run.id}",
+            "prefect.resource.name": flow_run.name,
+        },
+        payload={
+            "flow": flow.name,
+            "flow_run_id": str(flow_run.id),
+            "error": str(state.message or state.name),
+        },
+    )

@@ -1,0 +1,34 @@
+"""Ingest and validate: the first stage of every training, retraining and scoring run."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from prefect import flow
+from pydantic import BaseModel, Field
+
+from driftline.config import DEFAULT_CONFIG_PATH, load_config
+from driftline.events import emit_run_failed
+from tasks.ingest import Ingested, ingest
+from tasks.validate import Validation, validate
+
+
+class IngestAndValidateResult(BaseModel):
+    ingested: Ingested
+    validation: Validation
+
+
+@flow(name="ingest-and-validate", on_failure=[emit_run_failed], log_prints=True)
+def ingest_and_validate(
+    config_path: Annotated[str, Field(description="Project config file (YAML).")] = str(
+        DEFAULT_CONFIG_PATH
+    ),
+    data: Annotated[str | None, Field(description="Override the config's data source.")] = None,
+) -> IngestAndValidateResult:
+    """Read the project's raw data into a typed, fingerprinted Parquet dataset and validate it
+    with the project's Great Expectations suite; a critical failure quarantines the batch and
+    fails the run."""
+    cfg = load_config(config_path).with_source(data)
+    ingested = ingest(cfg)
+    validation = validate(cfg, ingested)
+    return IngestAndValidateResult(ingested=ingested, validation=validation)

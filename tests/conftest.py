@@ -1,0 +1,66 @@
+"""Shared test set-up: hermetic state, small demo data, and one Prefect test server per session.
+
+The environment is configured before anything imports Prefect, so a test run never reads or
+writes ~/.prefect. Tests that run flows take the `prefect_server` fixture and carry the
+`server` mark; they run after the fast tests (see pytest_collection_modifyitems).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+_SESSION_STATE = Path(tempfile.mkdtemp(prefix="driftline-tests-"))
+from driftline.environment import configure  # noqa: E402
+
+configure(_SESSION_STATE)
+os.environ["PREFECT_LOGGING_TO_API_ENABLED"] = "false"
+
+import pytest  # noqa: E402
+import yaml  # noqa: E402
+
+from driftline.config import ProjectConfig, load_config  # noqa: E402
+from driftline.generator import write_batches  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO_CONFIG = ROOT / "driftline.yaml"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Fast tests first; server-backed ones last, so a quick failure shows quickly."""
+    items.sort(key=lambda item: item.get_closest_marker("server") is not None)
+
+
+@pytest.fixture(scope="session")
+def prefect_server():
+    """One Prefect test server for the whole session (starting one costs ~10 s)."""
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+    from prefect.testing.utilities import prefect_test_harness
+
+    with (
+        prefect_test_harness(server_startup_timeout=60),
+        temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}),
+    ):
+        yield
+
+
+def write_project(
+    folder: Path, n_rows: int = 2000, seed: int = 0, **overrides: object
+) -> Path:
+    """A copy of the demo project in `folder` with its own small data; returns the config path."""
+    raw = yaml.safe_load(DEMO_CONFIG.read_text())
+    write_batches(folder / "data", n_rows=n_rows, n_batches=2, seed=seed)
+    raw["data"] = {"source": "data"}
+    raw["state_dir"] = "state"
+    raw["expectations"] = {"suite": "churn", "directory": str(ROOT / "expectations")}
+    raw.update(overrides)
+    path = folder / "driftline.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return path
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> ProjectConfig:
+    """The demo project on 2,000 fresh rows, with its state in tmp_path."""
+    return load_config(write_project(tmp_path))
