@@ -41,7 +41,8 @@ def _ingest_key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
     settings["state"] = str(cfg.state_path)
     blob = json.dumps(settings, sort_keys=True).encode()
     config_hash = hashlib.sha256(blob).hexdigest()[:12]
-    return f"ingest-{sources_fingerprint(discover_sources(cfg.resolve(cfg.data.source)))}-{config_hash}"
+    sources = discover_sources(cfg.resolve(cfg.data.source))
+    return f"ingest-{sources_fingerprint(sources)}-{config_hash}"
 
 
 def _retry_on_io(task: Any, task_run: Any, state: Any) -> bool:

@@ -45,9 +45,7 @@ def prefect_server():
         yield
 
 
-def write_project(
-    folder: Path, n_rows: int = 2000, seed: int = 0, **overrides: object
-) -> Path:
+def write_project(folder: Path, n_rows: int = 2000, seed: int = 0, **overrides: object) -> Path:
     """A copy of the demo project in `folder` with its own small data; returns the config path."""
     raw = yaml.safe_load(DEMO_CONFIG.read_text())
     write_batches(folder / "data", n_rows=n_rows, n_batches=2, seed=seed)
