@@ -11,6 +11,7 @@ import typer
 from driftline.config import DEFAULT_CONFIG_PATH, ConfigError, ProjectConfig, load_config
 from driftline.datasets import DataError
 from driftline.environment import configure
+from driftline.registry import RegistryError
 
 ConfigOption = typer.Option(
     DEFAULT_CONFIG_PATH, "--config", "-c", help="Project config file (YAML).", show_default=True
@@ -20,7 +21,12 @@ DataOption = typer.Option(
 )
 
 # Errors that are the user's to fix: shown as one clear message, exit code 1, no traceback.
-USER_ERRORS: tuple[type[Exception], ...] = (ConfigError, DataError, FileNotFoundError)
+USER_ERRORS: tuple[type[Exception], ...] = (
+    ConfigError,
+    DataError,
+    FileNotFoundError,
+    RegistryError,
+)
 
 
 def project(config: Path, data: str | None = None) -> ProjectConfig:

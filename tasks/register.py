@@ -1,0 +1,116 @@
+"""Registering a trained model and promoting it: the registry's writes as Prefect tasks.
+
+Both tasks have side effects, so neither is cached: each call to `register` is a new
+version, and a promotion must never be skipped because an earlier one looked alike.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import joblib
+import pandas as pd
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from prefect.runtime import flow_run
+
+from driftline import events
+from driftline.config import ProjectConfig
+from driftline.registry import CHAMPION, ModelRegistry, ModelVersion, RegistryError, key_metrics
+from tasks.retry import retry_on_io
+
+
+@task(
+    name="register-model",
+    retries=2,
+    retry_delay_seconds=2,
+    retry_condition_fn=retry_on_io,
+    cache_policy=NO_CACHE,
+)
+def register(
+    cfg: ProjectConfig,
+    model_path: str | Path,
+    metadata: dict[str, Any],
+    status: str,
+    reference_path: str | Path | None = None,
+    files: dict[str, Path] | None = None,
+) -> ModelVersion:
+    """Store the trained model as a new version with its lineage, reference sample and plots.
+
+    Retried on I/O errors only: a failed attempt leaves no visible version behind, so a
+    retry cannot create a half or duplicate one (at most an unused version id).
+    """
+    model = joblib.load(model_path)
+    reference = pd.read_parquet(reference_path) if reference_path else None
+    registry = ModelRegistry.for_config(cfg)
+    version = registry.register(model, metadata, status=status, reference=reference, files=files)
+    get_run_logger().info("registered %s (%s) at %s", version.version, status, version.uri)
+    return version
+
+
+@task(name="promote-model", cache_policy=NO_CACHE)
+def promote(
+    cfg: ProjectConfig,
+    version: ModelVersion,
+    blessing_passed: bool,
+    force: bool = False,
+    reason: str | None = None,
+) -> ModelVersion | None:
+    """Make a blessed version (or one forced past the gates, with a reason) the champion.
+
+    Returns the new champion, or None when the version was not promoted. Emits
+    `driftline.model.promoted` or `driftline.model.rejected` so automations can react
+    (reload serving, alert a human).
+    """
+    if force and not (reason and reason.strip()):
+        raise RegistryError(
+            f"forcing {version.version} past the gates needs a reason: it goes into the audit log"
+        )
+    logger = get_run_logger()
+    if not blessing_passed and not force:
+        reasons = _rejection_reasons(version)
+        events.emit(
+            events.MODEL_REJECTED, cfg.project, {"version": version.version, "reasons": reasons}
+        )
+        logger.warning("%s not promoted: %s", version.version, "; ".join(reasons))
+        return None
+
+    registry = ModelRegistry.for_config(cfg)
+    champion = registry.alias(CHAMPION)
+    if champion is not None and champion.version == version.version:
+        logger.info("%s is already the champion", version.version)  # a re-run after a promotion
+        return champion
+    old = registry.promote(
+        version.version, reason=reason or "passed the gates", force=force, actor=_actor()
+    )
+    events.emit(
+        events.MODEL_PROMOTED,
+        cfg.project,
+        {
+            "version": version.version,
+            "previous_version": old.version if old else None,
+            "metrics": key_metrics(version),
+            "previous_metrics": key_metrics(old) if old else None,
+            "forced": force,
+            "reason": reason,
+        },
+    )
+    logger.info(
+        "%s is the champion%s (previous: %s)",
+        version.version,
+        " (forced)" if force else "",
+        old.version if old else "none",
+    )
+    return registry.get(version.version)
+
+
+def _rejection_reasons(version: ModelVersion) -> list[str]:
+    blessing = version.metadata.get("blessing")
+    reasons = blessing.get("reasons") if isinstance(blessing, dict) else None
+    return list(reasons) if reasons else [f"{version.version} did not pass the gates"]
+
+
+def _actor() -> str:
+    """Who moved the alias, for the audit log: the flow run when there is one."""
+    return f"flow-run:{flow_run.id}" if flow_run.id else "driftline"
