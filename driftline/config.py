@@ -127,6 +127,83 @@ class Gates(_Section):
     change: dict[str, Change] = Field(default_factory=dict)
 
 
+DriftMethod = Literal["wasserstein", "psi", "jensenshannon", "hellinger", "kl_div"]
+QualityMetric = Literal["roc_auc", "accuracy", "f1", "precision", "recall"]
+
+
+class FeatureDrift(_Section):
+    """Per-column override; a listed column that drifts raises an alert on its own."""
+
+    method: DriftMethod | None = None
+    threshold: float | None = Field(None, gt=0)
+
+
+class Window(_Section):
+    """The current window: rows since the last check, or the last `hours` hours."""
+
+    mode: Literal["since_last_check", "last_hours"] = "since_last_check"
+    hours: float = Field(24, gt=0)
+
+
+class Retraining(_Section):
+    """What retraining trains on: reference + recent (combined), recent only, or the last rows."""
+
+    strategy: Literal["combined", "recent", "sliding"] = "combined"
+    sliding_rows: int = Field(100_000, ge=1000)
+    cooldown_minutes: float = Field(30, ge=0)
+    cron: str = "0 3 * * 0"
+
+
+MIN_SAMPLE_ROWS = 10_000
+
+
+class Monitoring(_Section):
+    """Drift and quality policy. Methods are distances: a column drifts when score >= threshold."""
+
+    num_method: DriftMethod = "wasserstein"
+    num_threshold: float = Field(0.1, gt=0)
+    cat_method: DriftMethod = "jensenshannon"
+    cat_threshold: float = Field(0.1, gt=0)
+    per_feature: dict[str, FeatureDrift] = Field(default_factory=dict)
+    drift_share: float = Field(0.3, gt=0, le=1, description="Alert when this share drifts.")
+    min_rows: int = Field(500, ge=1, description="Fewer current rows: no verdict.")
+    sample_rows: int = Field(
+        100_000, description=f"Rows per side a check samples down to (>= {MIN_SAMPLE_ROWS})."
+    )
+    performance_floor: dict[QualityMetric, float] = Field(default_factory=lambda: {"roc_auc": 0.7})
+    window: Window = Field(default_factory=Window)
+    cron: str = "0 * * * *"
+    retraining: Retraining = Field(default_factory=Retraining)
+
+    @model_validator(mode="after")
+    def _checks(self) -> Monitoring:
+        if self.sample_rows < MIN_SAMPLE_ROWS:
+            raise ValueError(f"sample_rows must be at least {MIN_SAMPLE_ROWS}")
+        if self.cat_method == "wasserstein":
+            raise ValueError("cat_method 'wasserstein' works on numbers only")
+        return self
+
+
+class Serving(_Section):
+    """The prediction API: request limits, auth, hot-swap polling, log batching, traffic split."""
+
+    max_records: int = Field(1000, ge=1, description="Records per /predict request.")
+    max_body_bytes: int = Field(2_000_000, ge=1024, description="Request body size limit.")
+    token_env: str = Field(
+        "DRIFTLINE_API_TOKEN",
+        description="Environment variable holding the bearer token; unset or empty = no auth.",
+    )
+    poll_seconds: float = Field(2.0, gt=0, description="How often the champion alias is checked.")
+    log_flush_rows: int = Field(5000, ge=1, description="Rows per prediction-log micro-batch.")
+    log_flush_seconds: float = Field(2.0, gt=0, description="Longest wait before a flush.")
+    log_queue_size: int = Field(10_000, ge=1, description="Requests waiting for the log writer.")
+    strategy: Literal["none", "shadow", "canary"] = "none"
+    canary_share: float = Field(0.1, ge=0, le=1, description="Share answered by the challenger.")
+    sticky_key: str | None = Field(
+        None, description="Record field pinning an entity to one arm; default: id_column."
+    )
+
+
 class ProjectConfig(_Section):
     project: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     data: DataSource
@@ -138,6 +215,8 @@ class ProjectConfig(_Section):
     state_dir: str = ".driftline"
     training: Training = Field(default_factory=Training)
     gates: Gates = Field(default_factory=Gates)
+    serving: Serving = Field(default_factory=Serving)
+    monitoring: Monitoring = Field(default_factory=Monitoring)
 
     # Set by load_config: the folder relative paths in the file are resolved against.
     base_dir: Path = Field(default=Path("."), exclude=True)
@@ -163,7 +242,9 @@ class ProjectConfig(_Section):
 
     def fingerprint(self) -> str:
         """Hash of everything that shapes a model, for lineage and cache keys."""
-        payload = self.model_dump(mode="json", exclude={"base_dir", "state_dir"})
+        payload = self.model_dump(
+            mode="json", exclude={"base_dir", "state_dir", "serving", "monitoring"}
+        )
         blob = json.dumps(payload, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
