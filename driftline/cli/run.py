@@ -26,3 +26,32 @@ def ingest(config: Path = ConfigOption, data: str = DataOption) -> None:
         f"validation: {v.summary_line}\n"
         f"validation result: {v.result_path}\nData Docs: {v.docs_path}"
     )
+
+
+@app.command("score")
+def score(
+    input: str = typer.Option(..., "--input", help="File, glob or folder of CSV/Parquet to score."),
+    output: Path = typer.Option(None, "--output", help="Parquet file (default: run folder)."),
+    config: Path = ConfigOption,
+    no_validate: bool = typer.Option(False, "--no-validate", help="Skip the suite's checks."),
+) -> None:
+    """Score a file or glob with the champion into Parquet predictions (with the version)."""
+    with user_errors():
+        cfg = project(config)
+        from driftline.registry import RegistryError
+        from flows.scoring import batch_scoring
+
+        try:
+            result = batch_scoring(
+                input=input,
+                output=str(output.resolve()) if output else None,
+                config_path=str(config),
+                validate_input=not no_validate,
+            )
+        except RegistryError as exc:
+            typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
+            raise typer.Exit(1) from None
+    typer.echo(
+        f"\n{cfg.project}: scored {result.rows} rows with {result.model_version}\n"
+        f"predictions: {result.output}"
+    )

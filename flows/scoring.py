@@ -1,0 +1,51 @@
+"""Batch scoring: a file, glob or folder scored by the champion into Parquet predictions."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from prefect import flow
+from pydantic import Field
+
+from driftline.config import DEFAULT_CONFIG_PATH, load_config
+from driftline.datasets import discover_sources
+from driftline.events import emit_run_failed
+from driftline.registry import ModelRegistry, RegistryError
+from driftline.runs import run_dir
+from tasks.score import DEFAULT_CHUNK_ROWS, ScoreResult, score
+
+
+@flow(name="batch-scoring", on_failure=[emit_run_failed], log_prints=True)
+def batch_scoring(
+    input: Annotated[str, Field(description="File, glob or folder of CSV/Parquet to score.")],
+    output: Annotated[
+        str | None, Field(description="Parquet file to write (default: in the run's folder).")
+    ] = None,
+    config_path: Annotated[str, Field(description="Project config file (YAML).")] = str(
+        DEFAULT_CONFIG_PATH
+    ),
+    validate_input: Annotated[
+        bool, Field(description="Check the features part of the suite.")
+    ] = True,
+    chunk_rows: Annotated[int, Field(ge=1, description="Rows scored at a time.")] = (
+        DEFAULT_CHUNK_ROWS
+    ),
+) -> ScoreResult:
+    """Score the input with the current champion (pinned for the whole run), validating each
+    chunk with the features part of the project's expectation suite; the predictions carry
+    the model version."""
+    cfg = load_config(config_path)
+    sources = [str(p.resolve()) for p in discover_sources(input)]
+    champion = ModelRegistry.for_config(cfg).alias("champion")
+    if champion is None:
+        raise RegistryError(f"{cfg.project}: no champion to score with; train and promote one")
+    folder = run_dir(cfg.state_path)
+    return score(
+        cfg,
+        sources,
+        champion.version,
+        output or str(folder / "predictions.parquet"),
+        validate=validate_input,
+        chunk_rows=chunk_rows,
+        docs_dir=str(folder / "scoring-docs"),
+    )
