@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from prefect import task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import TASK_SOURCE, CacheKeyFnPolicy
@@ -22,6 +24,7 @@ from driftline.datasets import (
     write_dataset,
 )
 from driftline.profile import profile, profile_table
+from tasks.retry import retry_on_io
 
 
 class Ingested(BaseModel):
@@ -45,22 +48,11 @@ def _ingest_key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
     return f"ingest-{sources_fingerprint(sources)}-{config_hash}"
 
 
-def _retry_on_io(task: Any, task_run: Any, state: Any) -> bool:
-    """Retry transient I/O failures only; bad data stays bad on a retry."""
-    try:
-        state.result()
-    except OSError:
-        return True
-    except Exception:
-        return False
-    return False
-
-
 @task(
     name="ingest",
     retries=2,
     retry_delay_seconds=2,
-    retry_condition_fn=_retry_on_io,
+    retry_condition_fn=retry_on_io,
     cache_policy=TASK_SOURCE + CacheKeyFnPolicy(cache_key_fn=_ingest_key),
     persist_result=True,
 )
@@ -68,13 +60,20 @@ def ingest(cfg: ProjectConfig) -> Ingested:
     """Read the configured source, type it, fingerprint it, write it as Parquet, profile it."""
     sources = discover_sources(cfg.resolve(cfg.data.source))
     df, schema = read_sources(cfg, sources)
+    return publish(cfg, df, schema, sources)
+
+
+def publish(cfg: ProjectConfig, df: pd.DataFrame, schema: Schema, sources: list[Path]) -> Ingested:
+    """Write a typed table as a dataset of the project, with its profile JSON and artifact.
+
+    Ingestion and the retraining flow's training-set assembly both end here.
+    """
     dataset = write_dataset(df, cfg.state_path / "datasets", sources)
     report = profile(df, schema, cfg.target.positive_label)
     report["fingerprint"] = dataset.fingerprint
     report["sources"] = dataset.sources
-    profile_path = f"{dataset.path.removesuffix('data.parquet')}profile.json"
-    with open(profile_path, "w") as fh:
-        json.dump(report, fh, indent=2)
+    profile_path = Path(dataset.path).with_name("profile.json")
+    profile_path.write_text(json.dumps(report, indent=2))
     create_table_artifact(
         key=f"{cfg.project}-data-profile",
         table=profile_table(report),
@@ -84,4 +83,4 @@ def ingest(cfg: ProjectConfig) -> Ingested:
             f"share {report['target_balance']['positive_share']:.1%}."
         ),
     )
-    return Ingested(dataset=dataset, table_schema=schema, profile_path=profile_path)
+    return Ingested(dataset=dataset, table_schema=schema, profile_path=str(profile_path))
