@@ -205,7 +205,10 @@ class Serving(_Section):
 
 
 class ProjectConfig(_Section):
-    project: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    project: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9-]*$",
+        description="Lower-case letters, digits and dashes: it names artifacts and deployments.",
+    )
     data: DataSource
     target: Target
     features: Features = Field(default_factory=Features)
@@ -239,6 +242,10 @@ class ProjectConfig(_Section):
             return self
         data = self.data.model_copy(update={"source": str(Path(source).resolve())})
         return self.model_copy(update={"data": data})
+
+    def artifact_key(self, name: str) -> str:
+        """Key of one of the project's Prefect artifacts (the project name is key-safe)."""
+        return f"{self.project}-{name}"
 
     def fingerprint(self) -> str:
         """Hash of everything that shapes a model, for lineage and cache keys."""

@@ -95,7 +95,7 @@ def frame_fingerprint(df: pd.DataFrame) -> str:
     return digest.hexdigest()[:20]
 
 
-def _read_raw(path: Path, fmt: str) -> pd.DataFrame:
+def read_raw(path: Path, fmt: str) -> pd.DataFrame:
     kind = fmt if fmt != "auto" else path.suffix.lower().lstrip(".")
     try:
         if kind == "parquet":
@@ -117,7 +117,7 @@ def _first_bad(raw: pd.Series, parsed: pd.Series) -> tuple[int, object]:
     return i, raw.iloc[i]
 
 
-def _numeric(path: Path, col: str, s: pd.Series) -> pd.Series:
+def as_numeric(path: Path, col: str, s: pd.Series) -> pd.Series:
     if pd.api.types.is_bool_dtype(s):
         return s.astype("float64")
     if pd.api.types.is_numeric_dtype(s):
@@ -133,12 +133,12 @@ def _numeric(path: Path, col: str, s: pd.Series) -> pd.Series:
     return parsed.astype("float64")
 
 
-def _categorical(s: pd.Series) -> pd.Series:
-    out = s.astype("object").where(s.notna(), None)
-    return out.map(lambda v: v if v is None or isinstance(v, str) else str(v)).astype("str")
+def as_text(s: pd.Series) -> pd.Series:
+    """Text with missing values kept missing (NaN), whatever type the reader gave the cells."""
+    return s.astype("str").where(s.notna())
 
 
-def _timestamp(path: Path, col: str, s: pd.Series) -> pd.Series:
+def as_timestamp(path: Path, col: str, s: pd.Series) -> pd.Series:
     if pd.api.types.is_datetime64_any_dtype(s):
         return s
     parsed = pd.to_datetime(s, errors="coerce")
@@ -179,9 +179,8 @@ def infer_schema(cfg: ProjectConfig, sample: pd.DataFrame, path: Path) -> Schema
     return schema
 
 
-def read_typed(path: Path, schema: Schema, cfg: ProjectConfig) -> pd.DataFrame:
-    """One source file, checked and converted to the declared types."""
-    raw = _read_raw(path, cfg.data.format)
+def read_typed(path: Path, raw: pd.DataFrame, schema: Schema) -> pd.DataFrame:
+    """One source file's raw table, checked and converted to the declared types."""
     if raw.empty:
         raise DataError(f"{path}: file has a header but no rows")
     missing = [c for c in schema.columns if c not in raw.columns]
@@ -192,14 +191,14 @@ def read_typed(path: Path, schema: Schema, cfg: ProjectConfig) -> pd.DataFrame:
         )
     out = pd.DataFrame(index=raw.index)
     if schema.id_column:
-        out[schema.id_column] = _categorical(raw[schema.id_column])
+        out[schema.id_column] = as_text(raw[schema.id_column])
     if schema.timestamp_column:
         col = schema.timestamp_column
-        out[col] = _timestamp(path, col, raw[col])
+        out[col] = as_timestamp(path, col, raw[col])
     for col in schema.numeric:
-        out[col] = _numeric(path, col, raw[col])
+        out[col] = as_numeric(path, col, raw[col])
     for col in schema.categorical:
-        out[col] = _categorical(raw[col])
+        out[col] = as_text(raw[col])
     out[schema.target] = _target(path, schema.target, raw[schema.target])
     return out
 
@@ -209,9 +208,10 @@ def read_sources(cfg: ProjectConfig, paths: list[Path]) -> tuple[pd.DataFrame, S
     frames: list[pd.DataFrame] = []
     schema: Schema | None = None
     for path in paths:
+        raw = read_raw(path, cfg.data.format)
         if schema is None:
-            schema = infer_schema(cfg, _read_raw(path, cfg.data.format).head(1000), path)
-        frames.append(read_typed(path, schema, cfg))
+            schema = infer_schema(cfg, raw.head(1000), path)
+        frames.append(read_typed(path, raw, schema))
     assert schema is not None
     df = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     positive = cfg.target.positive_label

@@ -75,7 +75,7 @@ def publish(cfg: ProjectConfig, df: pd.DataFrame, schema: Schema, sources: list[
     profile_path = Path(dataset.path).with_name("profile.json")
     profile_path.write_text(json.dumps(report, indent=2))
     create_table_artifact(
-        key=f"{cfg.project}-data-profile",
+        key=cfg.artifact_key("data-profile"),
         table=profile_table(report),
         description=(
             f"Data profile of {dataset.rows} rows from {len(sources)} file(s), fingerprint "

@@ -8,7 +8,6 @@ judge is looked at again, with the rows that arrive after it).
 from __future__ import annotations
 
 import json
-import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -87,11 +86,6 @@ def load_window(cfg: ProjectConfig, source: str | None, since: datetime | None) 
         if since is not None and cfg.timestamp_column:
             df = df[df[cfg.timestamp_column] > pd.Timestamp(since)]
     return write_dataset(df.reset_index(drop=True), _windows_folder(cfg), sources)
-
-
-def _artifact_key(cfg: ProjectConfig, name: str) -> str:
-    """Artifact keys allow lowercase letters, digits and dashes only."""
-    return re.sub(r"[^a-z0-9-]+", "-", f"{cfg.project}-{name}".lower())
 
 
 def _summary(result: DriftResult, model_version: str) -> str:
@@ -197,14 +191,14 @@ def check(
         payload = {"result": result.model_dump(mode="json"), "evidently": report.json_dict()}
         (folder / "drift-report.json").write_text(json.dumps(payload, default=str))
         create_link_artifact(
-            key=_artifact_key(cfg, "drift-report"),
+            key=cfg.artifact_key("drift-report"),
             link=html.resolve().as_uri(),
             link_text=f"Evidently drift report ({result.reason})",
         )
     else:
         result = result.model_copy(update=update)
     create_markdown_artifact(
-        key=_artifact_key(cfg, "drift-check"),
+        key=cfg.artifact_key("drift-check"),
         markdown=_summary(result, model_version),
         description=f"Drift check: {result.reason}",
     )

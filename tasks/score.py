@@ -22,7 +22,7 @@ from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel
 
 from driftline.config import ProjectConfig
-from driftline.datasets import DataError, _categorical, _numeric, _read_raw, _timestamp
+from driftline.datasets import DataError, as_numeric, as_text, as_timestamp, read_raw
 from driftline.registry import ModelRegistry
 from driftline.serving.holder import LoadedModel, verify
 from driftline.serving.schema import FeatureSpec
@@ -77,7 +77,7 @@ def read_chunks(
     elif kind == "csv":
         yield from pd.read_csv(path, chunksize=chunk_rows, usecols=lambda c: c in wanted)
     else:
-        yield _read_raw(path, fmt)  # raises the DataError naming the unknown type
+        yield read_raw(path, fmt)  # raises the DataError naming the unknown type
 
 
 def type_chunk(
@@ -90,13 +90,11 @@ def type_chunk(
     out = pd.DataFrame(index=raw.index)
     for col in passthrough:
         if col in raw.columns:
-            out[col] = _timestamp(path, col, raw[col]) if col == timestamp else raw[col]
+            out[col] = as_timestamp(path, col, raw[col]) if col == timestamp else raw[col]
     for col in spec.numeric:
-        out[col] = _numeric(path, col, raw[col])
+        out[col] = as_numeric(path, col, raw[col])
     for col in spec.categorical:
-        s = raw[col]
-        # Text columns (pandas' str dtype) need no per-value conversion: that is the slow path.
-        out[col] = s.astype("str") if isinstance(s.dtype, pd.StringDtype) else _categorical(s)
+        out[col] = as_text(raw[col])
     return out
 
 

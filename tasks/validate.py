@@ -7,7 +7,6 @@ train on it, and kept with its validation report for whoever fixes the data.
 from __future__ import annotations
 
 import json
-import re
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
@@ -119,11 +118,6 @@ def _markdown(report: ValidationReport, paths: dict[str, Path | str | None]) -> 
     return "\n".join(lines)
 
 
-def _artifact_key(project: str) -> str:
-    """Artifact keys allow lowercase letters, digits and dashes only."""
-    return re.sub(r"[^a-z0-9-]+", "-", project.lower()) + "-validation"
-
-
 @task(
     name="validate",
     retries=2,
@@ -148,7 +142,7 @@ def validate(cfg: ProjectConfig, ingested: Ingested) -> Validation:
         _release(data, ingested.dataset)
     paths = {"Validation result": result_path, "Data Docs": report.docs_path, "Quarantine": held}
     create_markdown_artifact(
-        key=_artifact_key(cfg.project),
+        key=cfg.artifact_key("validation"),
         markdown=_markdown(report, paths),
         description=f"Validation of dataset {ingested.dataset.fingerprint}: {report.summary_line}",
     )
