@@ -21,12 +21,10 @@ from driftline import events
 from driftline.config import ProjectConfig
 from driftline.datasets import DatasetRef, discover_sources, read_sources, write_dataset
 from driftline.drift import DriftResult, check_drift
+from driftline.lineage import PREDICTION_COLUMN
 from driftline.runs import run_dir
 from driftline.serving.predlog import log_root, read_feedback, read_prediction_log
 
-# The prediction log's column holding the positive-class probability; a reference or batch
-# file with a column of this name gets prediction drift (and quality, when labelled).
-PREDICTION_COLUMN = "probability"
 LOG_TIME_COLUMN = "ts"
 
 

@@ -17,7 +17,10 @@ from prefect.runtime import flow_run
 
 from driftline import events
 from driftline.config import ProjectConfig
+from driftline.datasets import DatasetRef, Schema
+from driftline.lineage import reference_sample
 from driftline.registry import CHAMPION, ModelRegistry, ModelVersion, RegistryError, key_metrics
+from driftline.runs import run_dir
 from tasks.retry import retry_on_io
 
 
@@ -47,6 +50,21 @@ def register(
     version = registry.register(model, metadata, status=status, reference=reference, files=files)
     get_run_logger().info("registered %s (%s) at %s", version.version, status, version.uri)
     return version
+
+
+@task(name="reference-sample", cache_policy=NO_CACHE)
+def reference(cfg: ProjectConfig, model_path: str, holdout: DatasetRef, schema: Schema) -> str:
+    """Write the reference sample monitoring will compare live traffic against."""
+    sample = reference_sample(
+        joblib.load(model_path),
+        holdout.load(),
+        schema,
+        cfg.training.reference_sample_rows,
+        cfg.training.seed,
+    )
+    path = run_dir(cfg.state_path) / "reference.parquet"
+    sample.to_parquet(path, index=False)
+    return str(path)
 
 
 @task(name="promote-model", cache_policy=NO_CACHE)

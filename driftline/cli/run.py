@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from driftline.cli.common import ConfigOption, DataOption, project, user_errors
+
+if TYPE_CHECKING:
+    from flows.training import TrainingOutcome
 
 app = typer.Typer(help="Run a driftline flow locally.", no_args_is_help=True)
 
@@ -55,3 +59,93 @@ def score(
         f"\n{cfg.project}: scored {result.rows} rows with {result.model_version}\n"
         f"predictions: {result.output}"
     )
+
+
+@app.command("train")
+def train(
+    config: Path = ConfigOption,
+    data: str = DataOption,
+    candidate: list[str] = typer.Option(
+        None, "--candidate", help="Candidate to train (repeatable; default: the config's)."
+    ),
+    search_budget: int = typer.Option(None, min=1, help="Settings tried per candidate."),
+    force: bool = typer.Option(False, help="Promote even if the gate rejects (needs --reason)."),
+    reason: str = typer.Option(None, help="Why the gate is overridden (with --force)."),
+) -> None:
+    """Train, evaluate, gate, register, and promote to champion when blessed."""
+    with user_errors():
+        project(config, data)
+        from flows.training import training
+
+        outcome = training(
+            config_path=str(config),
+            data=data,
+            candidates=candidate or None,
+            search_budget=search_budget,
+            force=force,
+            force_reason=reason,
+        )
+    typer.echo(render_outcome(outcome))
+
+
+@app.command("monitor")
+def monitor(
+    config: Path = ConfigOption,
+    source: str = typer.Option(
+        None, "--source", help="Batch file/glob to check (default: the prediction log)."
+    ),
+) -> None:
+    """Check the current window for drift against the champion's reference sample."""
+    with user_errors():
+        project(config)
+        from flows.monitoring import monitoring
+
+        result = monitoring(config_path=str(config), source=source)
+    if result is None:
+        typer.echo("no verdict: no champion to compare against")
+        return
+    typer.echo(f"drift share {result.drift_share:.0%}, drifted: {result.drifted_columns or 'none'}")
+    typer.echo(f"alerts: {[a.rule for a in result.alerts] or 'none'}\nreport: {result.report_path}")
+
+
+@app.command("retrain")
+def retrain(
+    config: Path = ConfigOption,
+    recent: str = typer.Option(None, help="Labelled recent batch (default: the labelled log)."),
+    strategy: str = typer.Option(None, help="combined, recent or sliding (default: config)."),
+    ignore_cooldown: bool = typer.Option(False, help="Retrain even within the cooldown."),
+) -> None:
+    """Retrain on reference + recent data, gate against the champion, promote if blessed."""
+    with user_errors():
+        project(config)
+        from flows.retraining import retraining
+
+        result = retraining(
+            config_path=str(config),
+            recent=recent,
+            strategy=strategy,
+            ignore_cooldown=ignore_cooldown,
+        )
+    typer.echo(f"retraining {result.status}: {result.detail}")
+    if result.training is not None:
+        typer.echo(render_outcome(result.training))
+
+
+def render_outcome(outcome: TrainingOutcome) -> str:
+    """A training run's result as a person reads it after `make demo`."""
+    keys = ("roc_auc", "pr_auc", "f1", "precision", "recall", "log_loss", "brier")
+    metrics = "  ".join(f"{k} {outcome.metrics[k]:.4f}" for k in keys if k in outcome.metrics)
+    against = (
+        f"against champion {outcome.baseline_version}"
+        if outcome.baseline_version
+        else ("no champion yet: value thresholds only")
+    )
+    lines = [
+        f"\n{outcome.project} {outcome.version} ({outcome.candidate}): {outcome.outcome.upper()}",
+        f"  metrics: {metrics}",
+        f"  gate {against}: "
+        + ("passed" if not outcome.blessing_reasons else "; ".join(outcome.blessing_reasons)),
+        f"  model card: {outcome.card_path}",
+        f"  run reports: {outcome.report_dir}",
+    ]
+    return "\n".join(lines)

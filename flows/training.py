@@ -1,0 +1,161 @@
+"""Training: ingest → validate → split → train candidates → evaluate → gate → register → promote.
+
+`fit_gate_promote` is the part after validation; the retraining flow calls it on the data
+it assembles, so both flows run the same steps.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from prefect import flow, get_run_logger
+from prefect.runtime import flow_run
+from prefect.task_runners import ThreadPoolTaskRunner
+from pydantic import BaseModel, Field
+
+from driftline.config import DEFAULT_CONFIG_PATH, CandidateName, ProjectConfig, load_config
+from driftline.events import emit_run_failed
+from driftline.lineage import model_metadata
+from driftline.registry import CHAMPION, ModelRegistry
+from driftline.runs import run_dir
+from tasks.evaluate import compare, evaluate, evaluate_baseline
+from tasks.gate import gate
+from tasks.ingest import Ingested, ingest
+from tasks.register import promote, reference, register
+from tasks.split import split
+from tasks.train import cores_per_candidate, train_candidate
+from tasks.validate import validate
+
+
+class TrainingOutcome(BaseModel):
+    """What a training run ended with: the version it registered and what became of it."""
+
+    project: str
+    version: str
+    candidate: str
+    outcome: Literal["promoted", "rejected", "forced"]
+    metrics: dict[str, float]
+    baseline_version: str | None
+    blessing_reasons: list[str]
+    card_path: str
+    report_dir: str
+
+
+def _with_overrides(
+    cfg: ProjectConfig, candidates: list[CandidateName] | None, search_budget: int | None
+) -> ProjectConfig:
+    changes: dict[str, object] = {}
+    if candidates:
+        changes["candidates"] = list(candidates)
+    if search_budget:
+        changes["search_budget"] = search_budget
+    if not changes:
+        return cfg
+    return cfg.model_copy(update={"training": cfg.training.model_copy(update=changes)})
+
+
+@flow(
+    name="fit-gate-promote",
+    on_failure=[emit_run_failed],
+    task_runner=ThreadPoolTaskRunner(max_workers=3),
+    log_prints=True,
+)
+def fit_gate_promote(
+    cfg: ProjectConfig,
+    ingested: Ingested,
+    force: bool = False,
+    force_reason: str | None = None,
+    trigger: str = "manual",
+) -> TrainingOutcome:
+    """Split validated data, train every candidate in parallel, pick the best, score it and
+    the champion on the same holdout, gate, register, and promote when blessed."""
+    logger = get_run_logger()
+    schema = ingested.table_schema
+    parts = split(cfg, ingested)
+    n_jobs = cores_per_candidate(cfg.training.n_jobs, len(cfg.training.candidates))
+    futures = [
+        train_candidate.submit(cfg, parts, schema, name, n_jobs) for name in cfg.training.candidates
+    ]
+    trained = {future.result().name: future.result() for future in futures}
+    best = compare(cfg, [evaluate(cfg, t, parts, schema) for t in trained.values()])
+
+    registry = ModelRegistry.for_config(cfg)
+    champion = registry.alias(CHAMPION)
+    baseline = None
+    if champion is not None:
+        model = registry.load_model(champion.version)
+        threshold = float(champion.metadata["threshold"])
+        baseline = evaluate_baseline(cfg, model, threshold, parts, schema, champion.version)
+    blessing = gate(cfg, best, baseline, best.name, champion.version if champion else None)
+
+    metadata = model_metadata(
+        cfg,
+        ingested.dataset,
+        parts.train,
+        parts.holdout,
+        schema,
+        best,
+        trained[best.name].params,
+        blessing,
+        trigger,
+        str(flow_run.id) if flow_run.id else None,
+    )
+    version = register(
+        cfg,
+        best.model_path,
+        metadata,
+        "blessed" if blessing.blessed else "rejected",
+        reference(cfg, best.model_path, parts.holdout, schema),
+        {name: Path(path) for name, path in best.artifacts.items()},
+    )
+    promoted = promote(cfg, version, blessing.blessed, force, force_reason)
+
+    outcome = "promoted" if blessing.blessed else "forced" if promoted is not None else "rejected"
+    summary = ", ".join(f"{k}={v:.4f}" for k, v in sorted(best.metrics.items()))
+    logger.info("%s %s (%s): %s", version.version, outcome, best.name, summary)
+    if not blessing.blessed:
+        logger.warning("not blessed: %s", "; ".join(blessing.reasons))
+    return TrainingOutcome(
+        project=cfg.project,
+        version=version.version,
+        candidate=best.name,
+        outcome=outcome,
+        metrics=best.metrics,
+        baseline_version=champion.version if champion else None,
+        blessing_reasons=blessing.reasons,
+        card_path=f"{version.uri}/card.md",
+        report_dir=str(run_dir(cfg.state_path)),
+    )
+
+
+@flow(name="training", on_failure=[emit_run_failed], log_prints=True)
+def training(
+    config_path: Annotated[str, Field(title="Config", description="Project config (YAML).")] = str(
+        DEFAULT_CONFIG_PATH
+    ),
+    data: Annotated[
+        str | None, Field(title="Data", description="Override the data source (file/glob/folder).")
+    ] = None,
+    candidates: Annotated[
+        list[CandidateName] | None,
+        Field(title="Candidates", description="Estimators to try (default: the config's)."),
+    ] = None,
+    search_budget: Annotated[
+        int | None,
+        Field(title="Search budget", ge=1, description="Settings tried per candidate."),
+    ] = None,
+    force: Annotated[
+        bool, Field(title="Force", description="Promote even if the gate rejects (needs a reason).")
+    ] = False,
+    force_reason: Annotated[
+        str | None, Field(title="Force reason", description="Why the gate is overridden.")
+    ] = None,
+) -> TrainingOutcome:
+    """Train a model for the project and promote it to champion if it passes the gate."""
+    if force and not (force_reason and force_reason.strip()):
+        raise ValueError("force=True needs a force_reason saying why the gate is overridden")
+    cfg = _with_overrides(load_config(config_path).with_source(data), candidates, search_budget)
+    ingested = ingest(cfg)
+    validate(cfg, ingested)
+    return fit_gate_promote(cfg, ingested, force, force_reason, trigger="manual")
