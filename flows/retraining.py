@@ -1,0 +1,126 @@
+"""Retraining: started by a drift/performance event, a schedule, or a person.
+
+It assembles a training set by the configured strategy, validates it with the project's
+suite, then runs the training flow's own steps (`fit_gate_promote`): gated against the
+champion, promoted only when blessed. One retraining per model at a time, and a cooldown:
+a burst of alerts yields one retraining, and each duplicate is recorded as skipped.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated, Literal
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_markdown_artifact
+from prefect.runtime import flow_run
+from pydantic import BaseModel, Field
+
+from driftline.config import DEFAULT_CONFIG_PATH, load_config
+from driftline.events import emit_run_failed
+from driftline.ledger import RetrainingLedger
+from flows.training import TrainingOutcome, fit_gate_promote
+from tasks.retrain import Strategy, assemble_training_set
+from tasks.validate import validate
+
+
+class RetrainingOutcome(BaseModel):
+    status: Literal["completed", "skipped"]
+    reason: str
+    detail: str
+    training: TrainingOutcome | None = None
+
+
+def _skip(
+    ledger: RetrainingLedger, project: str, reason: str, event_id: str | None, detail: str
+) -> RetrainingOutcome:
+    get_run_logger().info("retraining skipped: %s", detail)
+    ledger.record(
+        status="skipped",
+        reason=reason,
+        event_id=event_id,
+        detail=detail,
+        flow_run_id=str(flow_run.id),
+    )
+    create_markdown_artifact(
+        key=f"{project}-retraining",
+        markdown=f"# Retraining skipped\n\n- trigger: `{reason}`\n- event: `{event_id}`\n"
+        f"- why: {detail}\n",
+        description="Retraining skipped",
+    )
+    return RetrainingOutcome(status="skipped", reason=reason, detail=detail)
+
+
+@flow(name="retraining", on_failure=[emit_run_failed], log_prints=True)
+def retraining(
+    config_path: Annotated[str, Field(title="Config", description="Project config (YAML).")] = str(
+        DEFAULT_CONFIG_PATH
+    ),
+    reason: Annotated[
+        str, Field(title="Reason", description="What started it: an event name, schedule, manual.")
+    ] = "manual",
+    event_id: Annotated[
+        str | None, Field(title="Event id", description="The alert event that started it.")
+    ] = None,
+    recent: Annotated[
+        str | None,
+        Field(
+            title="Recent data",
+            description="Labelled batch file/glob (default: the labelled prediction log).",
+        ),
+    ] = None,
+    strategy: Annotated[
+        Strategy | None,
+        Field(title="Strategy", description="combined, recent or sliding (default: config)."),
+    ] = None,
+    ignore_cooldown: Annotated[
+        bool, Field(title="Ignore cooldown", description="Retrain even within the cooldown.")
+    ] = False,
+) -> RetrainingOutcome:
+    """Retrain the project's model on reference + recent data, gate it, promote if blessed."""
+    cfg = load_config(config_path)
+    policy = cfg.monitoring.retraining
+    ledger = RetrainingLedger(cfg.state_path / "retraining" / cfg.project)
+    with ledger.exclusive() as held:
+        if not held:
+            return _skip(
+                ledger, cfg.project, reason, event_id, "another retraining of this model is running"
+            )
+        left = ledger.cooldown_left(timedelta(minutes=policy.cooldown_minutes))
+        if left and not ignore_cooldown:
+            last = ledger.last_started()
+            return _skip(
+                ledger,
+                cfg.project,
+                reason,
+                event_id,
+                f"cooldown: last retraining started {last['time']} "
+                f"({left.total_seconds():.0f} s left)",
+            )
+        ledger.record(
+            status="started", reason=reason, event_id=event_id, flow_run_id=str(flow_run.id)
+        )
+        try:
+            ingested = assemble_training_set(cfg, strategy or policy.strategy, recent)
+            validate(cfg, ingested)
+            outcome = fit_gate_promote(cfg, ingested, trigger=reason)
+        except Exception as exc:  # recorded so a failed retraining does not start a cooldown
+            ledger.record(
+                status="failed",
+                reason=reason,
+                event_id=event_id,
+                error=str(exc),
+                flow_run_id=str(flow_run.id),
+            )
+            raise
+        ledger.record(
+            status="completed",
+            reason=reason,
+            event_id=event_id,
+            version=outcome.version,
+            outcome=outcome.outcome,
+            flow_run_id=str(flow_run.id),
+        )
+    return RetrainingOutcome(
+        status="completed", reason=reason, detail=outcome.outcome, training=outcome
+    )
