@@ -1,0 +1,5 @@
+"""`python -m driftline` is the `driftline` command (used to start background children)."""
+
+from driftline.cli import app
+
+app()
