@@ -87,6 +87,10 @@ class Training(_Section):
     slice_columns: list[str] = Field(default_factory=list)
     reference_sample_rows: int = Field(5000, ge=100)
     primary_metric: str = "roc_auc"
+    dask_address: str | None = Field(
+        None,
+        description="Dask scheduler (tcp://host:8786) to train candidates on; none: local threads.",
+    )
 
 
 class Bound(_Section):
@@ -249,8 +253,16 @@ class ProjectConfig(_Section):
 
     def fingerprint(self) -> str:
         """Hash of everything that shapes a model, for lineage and cache keys."""
+        # Where training runs (dask_address) does not shape the model.
         payload = self.model_dump(
-            mode="json", exclude={"base_dir", "state_dir", "serving", "monitoring"}
+            mode="json",
+            exclude={
+                "base_dir": True,
+                "state_dir": True,
+                "serving": True,
+                "monitoring": True,
+                "training": {"dask_address"},
+            },
         )
         blob = json.dumps(payload, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]

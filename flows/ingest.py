@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from prefect import flow
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from driftline.config import DEFAULT_CONFIG_PATH, load_config
 from driftline.events import emit_run_failed
@@ -20,14 +18,16 @@ class IngestAndValidateResult(BaseModel):
 
 @flow(name="ingest-and-validate", on_failure=[emit_run_failed], log_prints=True)
 def ingest_and_validate(
-    config_path: Annotated[str, Field(description="Project config file (YAML).")] = str(
-        DEFAULT_CONFIG_PATH
-    ),
-    data: Annotated[str | None, Field(description="Override the config's data source.")] = None,
+    config_path: str = str(DEFAULT_CONFIG_PATH), data: str | None = None
 ) -> IngestAndValidateResult:
     """Read the project's raw data into a typed, fingerprinted Parquet dataset and validate it
     with the project's Great Expectations suite; a critical failure quarantines the batch and
-    fails the run."""
+    fails the run.
+
+    Args:
+        config_path: Project config file (YAML).
+        data: Override the config's data source (file, glob or folder).
+    """
     cfg = load_config(config_path).with_source(data)
     ingested = ingest(cfg)
     validation = validate(cfg, ingested)

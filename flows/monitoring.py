@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from prefect import flow, get_run_logger
-from pydantic import Field
 
 from driftline.config import DEFAULT_CONFIG_PATH, load_config
 from driftline.drift import DriftResult
@@ -16,20 +13,17 @@ from tasks.monitor import alert, check, load_window, window_start
 
 @flow(name="monitoring", on_failure=[emit_run_failed], log_prints=True)
 def monitoring(
-    config_path: Annotated[str, Field(description="Project config file (YAML).")] = str(
-        DEFAULT_CONFIG_PATH
-    ),
-    source: Annotated[
-        str | None,
-        Field(
-            description="Batch file/glob to check (default: the prediction log since the "
-            "last check, or the last N hours, per `monitoring.window`)."
-        ),
-    ] = None,
+    config_path: str = str(DEFAULT_CONFIG_PATH), source: str | None = None
 ) -> DriftResult | None:
     """Check the current window for data drift, prediction drift and quality against the
     champion's reference sample; emit `driftline.drift.detected` /
-    `driftline.performance.degraded` when a policy rule breaks. No champion: no verdict."""
+    `driftline.performance.degraded` when a policy rule breaks. No champion: no verdict.
+
+    Args:
+        config_path: Project config file (YAML).
+        source: Batch file/glob to check (default: the prediction log since the last check,
+            or the last N hours, per `monitoring.window`).
+    """
     logger = get_run_logger()
     cfg = load_config(config_path)
     registry = ModelRegistry.for_config(cfg)

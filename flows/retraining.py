@@ -9,16 +9,17 @@ a burst of alerts yields one retraining, and each duplicate is recorded as skipp
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated, Literal
+from typing import Literal
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from prefect.runtime import flow_run
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from driftline.config import DEFAULT_CONFIG_PATH, load_config
 from driftline.events import emit_run_failed
 from driftline.ledger import RetrainingLedger
+from driftline.runners import task_runner
 from flows.training import TrainingOutcome, fit_gate_promote
 from tasks.retrain import Strategy, assemble_training_set
 from tasks.validate import validate
@@ -53,31 +54,23 @@ def _skip(
 
 @flow(name="retraining", on_failure=[emit_run_failed], log_prints=True)
 def retraining(
-    config_path: Annotated[str, Field(title="Config", description="Project config (YAML).")] = str(
-        DEFAULT_CONFIG_PATH
-    ),
-    reason: Annotated[
-        str, Field(title="Reason", description="What started it: an event name, schedule, manual.")
-    ] = "manual",
-    event_id: Annotated[
-        str | None, Field(title="Event id", description="The alert event that started it.")
-    ] = None,
-    recent: Annotated[
-        str | None,
-        Field(
-            title="Recent data",
-            description="Labelled batch file/glob (default: the labelled prediction log).",
-        ),
-    ] = None,
-    strategy: Annotated[
-        Strategy | None,
-        Field(title="Strategy", description="combined, recent or sliding (default: config)."),
-    ] = None,
-    ignore_cooldown: Annotated[
-        bool, Field(title="Ignore cooldown", description="Retrain even within the cooldown.")
-    ] = False,
+    config_path: str = str(DEFAULT_CONFIG_PATH),
+    reason: str = "manual",
+    event_id: str | None = None,
+    recent: str | None = None,
+    strategy: Strategy | None = None,
+    ignore_cooldown: bool = False,
 ) -> RetrainingOutcome:
-    """Retrain the project's model on reference + recent data, gate it, promote if blessed."""
+    """Retrain the project's model on reference + recent data, gate it, promote if blessed.
+
+    Args:
+        config_path: Project config file (YAML).
+        reason: What started it: an alert event's name, schedule, or manual.
+        event_id: The id of the alert event that started it.
+        recent: Labelled batch file/glob (default: the labelled prediction log).
+        strategy: combined, recent or sliding (default: the config's).
+        ignore_cooldown: Retrain even within the cooldown after the last retraining.
+    """
     cfg = load_config(config_path)
     policy = cfg.monitoring.retraining
     ledger = RetrainingLedger(cfg.state_path / "retraining" / cfg.project)
@@ -103,7 +96,9 @@ def retraining(
         try:
             ingested = assemble_training_set(cfg, strategy or policy.strategy, recent)
             validate(cfg, ingested)
-            outcome = fit_gate_promote(cfg, ingested, trigger=reason)
+            outcome = fit_gate_promote.with_options(task_runner=task_runner(cfg))(
+                cfg, ingested, trigger=reason
+            )
         except Exception as exc:  # recorded so a failed retraining does not start a cooldown
             ledger.record(
                 status="failed",

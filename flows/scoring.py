@@ -17,23 +17,23 @@ from tasks.score import DEFAULT_CHUNK_ROWS, ScoreResult, score
 
 @flow(name="batch-scoring", on_failure=[emit_run_failed], log_prints=True)
 def batch_scoring(
-    input: Annotated[str, Field(description="File, glob or folder of CSV/Parquet to score.")],
-    output: Annotated[
-        str | None, Field(description="Parquet file to write (default: in the run's folder).")
-    ] = None,
-    config_path: Annotated[str, Field(description="Project config file (YAML).")] = str(
-        DEFAULT_CONFIG_PATH
-    ),
-    validate_input: Annotated[
-        bool, Field(description="Check the features part of the suite.")
-    ] = True,
-    chunk_rows: Annotated[int, Field(ge=1, description="Rows scored at a time.")] = (
-        DEFAULT_CHUNK_ROWS
-    ),
+    input: str,
+    output: str | None = None,
+    config_path: str = str(DEFAULT_CONFIG_PATH),
+    validate_input: bool = True,
+    chunk_rows: Annotated[int, Field(ge=1)] = DEFAULT_CHUNK_ROWS,
 ) -> ScoreResult:
     """Score the input with the current champion (pinned for the whole run), validating each
     chunk with the features part of the project's expectation suite; the predictions carry
-    the model version."""
+    the model version.
+
+    Args:
+        input: File, glob or folder of CSV/Parquet to score.
+        output: Parquet file to write (default: in the run's folder).
+        config_path: Project config file (YAML).
+        validate_input: Check each chunk with the features part of the suite.
+        chunk_rows: Rows scored at a time.
+    """
     cfg = load_config(config_path)
     sources = [str(p.resolve()) for p in discover_sources(input)]
     champion = ModelRegistry.for_config(cfg).alias("champion")

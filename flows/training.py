@@ -18,6 +18,7 @@ from driftline.config import DEFAULT_CONFIG_PATH, CandidateName, ProjectConfig, 
 from driftline.events import emit_run_failed
 from driftline.lineage import model_metadata
 from driftline.registry import CHAMPION, ModelRegistry
+from driftline.runners import task_runner
 from driftline.runs import run_dir
 from tasks.evaluate import compare, evaluate, evaluate_baseline
 from tasks.gate import gate
@@ -131,31 +132,28 @@ def fit_gate_promote(
 
 @flow(name="training", on_failure=[emit_run_failed], log_prints=True)
 def training(
-    config_path: Annotated[str, Field(title="Config", description="Project config (YAML).")] = str(
-        DEFAULT_CONFIG_PATH
-    ),
-    data: Annotated[
-        str | None, Field(title="Data", description="Override the data source (file/glob/folder).")
-    ] = None,
-    candidates: Annotated[
-        list[CandidateName] | None,
-        Field(title="Candidates", description="Estimators to try (default: the config's)."),
-    ] = None,
-    search_budget: Annotated[
-        int | None,
-        Field(title="Search budget", ge=1, description="Settings tried per candidate."),
-    ] = None,
-    force: Annotated[
-        bool, Field(title="Force", description="Promote even if the gate rejects (needs a reason).")
-    ] = False,
-    force_reason: Annotated[
-        str | None, Field(title="Force reason", description="Why the gate is overridden.")
-    ] = None,
+    config_path: str = str(DEFAULT_CONFIG_PATH),
+    data: str | None = None,
+    candidates: list[CandidateName] | None = None,
+    search_budget: Annotated[int, Field(ge=1)] | None = None,
+    force: bool = False,
+    force_reason: str | None = None,
 ) -> TrainingOutcome:
-    """Train a model for the project and promote it to champion if it passes the gate."""
+    """Train a model for the project and promote it to champion if it passes the gate.
+
+    Args:
+        config_path: Project config file (YAML).
+        data: Override the config's data source (file, glob or folder).
+        candidates: Estimators to try (default: the config's).
+        search_budget: Hyperparameter settings tried per candidate (default: the config's).
+        force: Promote even if the gate rejects the candidate (needs a reason).
+        force_reason: Why the gate is overridden; recorded in the audit log.
+    """
     if force and not (force_reason and force_reason.strip()):
         raise ValueError("force=True needs a force_reason saying why the gate is overridden")
     cfg = _with_overrides(load_config(config_path).with_source(data), candidates, search_budget)
     ingested = ingest(cfg)
     validate(cfg, ingested)
-    return fit_gate_promote(cfg, ingested, force, force_reason, trigger="manual")
+    # The task runner per config at run time: a Dask cluster when training.dask_address is set.
+    run = fit_gate_promote.with_options(task_runner=task_runner(cfg))
+    return run(cfg, ingested, force, force_reason, trigger="manual")

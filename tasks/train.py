@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from driftline.candidates import labels, search
 from driftline.config import ProjectConfig
 from driftline.datasets import Schema
+from driftline.runners import sklearn_parallelism
 from tasks.retry import retry_on_io
 from tasks.split import Split
 
@@ -97,7 +98,8 @@ def train_candidate(
     """
     df = split.train.load()
     start = time.perf_counter()
-    result = search(candidate, df, labels(df, cfg), schema, cfg.training, n_jobs)
+    with sklearn_parallelism(n_jobs) as jobs:  # joblib on Dask when run by a Dask worker
+        result = search(candidate, df, labels(df, cfg), schema, cfg.training, jobs)
     fit_seconds = time.perf_counter() - start
     key = fit_key(cfg, split, schema, candidate)
     model_path = cfg.state_path / "models-wip" / f"{candidate}-{key}" / "model.joblib"
