@@ -18,8 +18,9 @@ import pandas as pd
 import uvicorn
 
 from benchmarks.harness import Figure, best_of
-from driftline.config import Serving
-from driftline.generator import CATEGORICAL, ID, NUMERIC, generate
+from driftline.candidates import build_pipeline
+from driftline.config import FeatureSelection, Serving
+from driftline.generator import CATEGORICAL, ID, NUMERIC, SCHEMA, generate
 from driftline.registry import ModelRegistry
 from driftline.serving.app import create_app
 from tasks.score import load_verified, score_files
@@ -29,29 +30,10 @@ TIME_BUDGET_S = 20.0
 
 
 def _model() -> object:
-    from sklearn.compose import ColumnTransformer
-    from sklearn.impute import SimpleImputer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import Pipeline, make_pipeline
-    from sklearn.preprocessing import OneHotEncoder, StandardScaler
-
+    """The project's own logistic-regression pipeline, fitted on generated data."""
     df = generate(5000, seed=1)
-    pre = ColumnTransformer(
-        [
-            ("num", make_pipeline(SimpleImputer(), StandardScaler()), NUMERIC),
-            (
-                "cat",
-                make_pipeline(
-                    SimpleImputer(strategy="most_frequent"),
-                    OneHotEncoder(handle_unknown="ignore"),
-                ),
-                CATEGORICAL,
-            ),
-        ]
-    )
-    return Pipeline([("pre", pre), ("clf", LogisticRegression())]).fit(
-        df[[*NUMERIC, *CATEGORICAL]], df.churned
-    )
+    pipeline = build_pipeline("logistic_regression", SCHEMA, FeatureSelection(), seed=1)
+    return pipeline.fit(df[[*NUMERIC, *CATEGORICAL]], df.churned)
 
 
 def _timed(fn: object, n: int) -> list[float]:

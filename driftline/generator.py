@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from driftline.datasets import Schema
+
 NUMERIC = [
     "tenure_months",
     "monthly_charges",
@@ -40,6 +42,8 @@ CATEGORY_MIX: dict[str, dict[str, float]] = {
     "internet_service": {"fiber": 0.45, "dsl": 0.35, "none": 0.2},
     "region": {"north": 0.25, "south": 0.25, "east": 0.25, "west": 0.25},
 }
+
+SCHEMA = Schema(numeric=tuple(NUMERIC), categorical=tuple(CATEGORICAL), target=TARGET, id_column=ID)
 
 # Share of missing values per column, to exercise imputation and `mostly` expectations.
 MISSING = {"total_charges": 0.02, "data_usage_gb": 0.03, "payment_method": 0.01}

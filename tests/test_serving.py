@@ -18,14 +18,11 @@ import numpy as np
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
-from sklearn.compose import ColumnTransformer
-from sklearn.impute import SimpleImputer
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.pipeline import Pipeline
 
-from driftline.config import Serving
-from driftline.generator import CATEGORICAL, ID, NUMERIC, generate
+from driftline.candidates import build_pipeline
+from driftline.config import FeatureSelection, Serving
+from driftline.generator import CATEGORICAL, ID, NUMERIC, SCHEMA, generate
 from driftline.registry import ModelRegistry
 from driftline.serving.app import create_app
 from driftline.serving.predlog import (
@@ -39,21 +36,10 @@ FEATURES = [*NUMERIC, *CATEGORICAL]
 
 
 def fit_model(seed: int, c: float = 1.0) -> Pipeline:
+    """The project's own logistic-regression pipeline on generated data."""
     df = generate(2000, seed=seed)
-    pre = ColumnTransformer(
-        [
-            ("num", make_pipeline(SimpleImputer(), StandardScaler()), NUMERIC),
-            (
-                "cat",
-                make_pipeline(
-                    SimpleImputer(strategy="most_frequent"),
-                    OneHotEncoder(handle_unknown="ignore"),
-                ),
-                CATEGORICAL,
-            ),
-        ]
-    )
-    return Pipeline([("pre", pre), ("clf", LogisticRegression(C=c))]).fit(df[FEATURES], df.churned)
+    pipeline = build_pipeline("logistic_regression", SCHEMA, FeatureSelection(), seed)
+    return pipeline.set_params(model__C=c).fit(df[FEATURES], df.churned)
 
 
 def metadata(threshold: float = 0.5) -> dict[str, Any]:
