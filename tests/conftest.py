@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 _SESSION_STATE = Path(tempfile.mkdtemp(prefix="driftline-tests-"))
@@ -19,6 +20,9 @@ os.environ["PREFECT_LOGGING_TO_API_ENABLED"] = "false"
 
 import pytest  # noqa: E402
 import yaml  # noqa: E402
+from prefect.events import Event  # noqa: E402
+from prefect.events.clients import AssertingEventsClient  # noqa: E402
+from prefect.events.worker import EventsWorker  # noqa: E402
 
 from driftline.config import ProjectConfig, load_config  # noqa: E402
 from driftline.generator import write_batches  # noqa: E402
@@ -43,6 +47,28 @@ def prefect_server():
         temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}),
     ):
         yield
+
+
+class CapturedEvents:
+    """The events a test emitted, caught by Prefect's own AssertingEventsClient."""
+
+    def __init__(self, worker: EventsWorker) -> None:
+        self.worker = worker
+
+    def named(self, name: str) -> list[Event]:
+        self.worker.drain()
+        client = self.worker._client
+        assert isinstance(client, AssertingEventsClient)
+        return [e for e in client.events if e.event == name]
+
+
+@pytest.fixture
+def captured(monkeypatch: pytest.MonkeyPatch) -> Iterator[CapturedEvents]:
+    """Route every emitted event of the test into an AssertingEventsClient."""
+    worker = EventsWorker.instance(AssertingEventsClient)
+    monkeypatch.setattr(EventsWorker, "instance", lambda *_: worker)
+    yield CapturedEvents(worker)
+    worker.drain()
 
 
 def write_project(folder: Path, n_rows: int = 2000, seed: int = 0, **overrides: object) -> Path:

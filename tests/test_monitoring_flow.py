@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import pyarrow as pa
 import pytest
 from conftest import write_project
 from prefect import flow
-from prefect.events.clients import AssertingEventsClient
-from prefect.events.schemas.events import Event
-from prefect.events.worker import EventsWorker
 
 import flows.monitoring as monitoring_flow
 from driftline import events
@@ -24,23 +21,10 @@ from driftline.generator import CATEGORICAL, NUMERIC, Drift, generate, write_bat
 from driftline.serving.predlog import PREDICTIONS, log_root, write_part
 from tasks.monitor import alert, read_history
 
+if TYPE_CHECKING:
+    from conftest import CapturedEvents
+
 pytestmark = pytest.mark.server
-
-
-@pytest.fixture
-def captured(monkeypatch: pytest.MonkeyPatch) -> Generator[EventsWorker, None, None]:
-    """Every emitted event lands in an AssertingEventsClient (prefect's own test mechanism)."""
-    worker = EventsWorker.instance(AssertingEventsClient)
-    monkeypatch.setattr(EventsWorker, "instance", lambda *_: worker)
-    yield worker
-    worker.drain()
-
-
-def _emitted(worker: EventsWorker, name: str) -> list[Event]:
-    worker.drain()
-    client = worker._client
-    assert isinstance(client, AssertingEventsClient)
-    return [e for e in client.events if e.event == name]
 
 
 class FakeRegistry:
@@ -73,7 +57,7 @@ def config_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_alert_emits_drift_event_with_payload(
-    prefect_server: None, captured, config_path: Path
+    prefect_server: None, captured: CapturedEvents, config_path: Path
 ) -> None:
     cfg = load_config(config_path)
     policy = cfg.monitoring.model_copy(update={"per_feature": {"age": FeatureDrift()}})
@@ -87,7 +71,7 @@ def test_alert_emits_drift_event_with_payload(
         return alert(cfg, result, "v0003", "/reports/drift.html")
 
     assert run_alert() == [events.DRIFT_DETECTED]
-    (event,) = _emitted(captured, events.DRIFT_DETECTED)
+    (event,) = captured.named(events.DRIFT_DETECTED)
     assert event.resource.id == f"driftline.model.{cfg.project}"
     assert event.payload["model_version"] == "v0003"
     assert event.payload["report_path"] == "/reports/drift.html"
@@ -97,11 +81,11 @@ def test_alert_emits_drift_event_with_payload(
     assert [a["rule"] for a in event.payload["alerts"]] == ["per_feature"]
     assert event.payload["window"]["start"] == start.isoformat()
     assert "flow-run" in {r.role for r in event.related}
-    assert _emitted(captured, events.PERFORMANCE_DEGRADED) == []
+    assert captured.named(events.PERFORMANCE_DEGRADED) == []
 
 
 def test_flow_checks_a_batch_writes_reports_history_and_alerts(
-    prefect_server: None, captured, config_path: Path, tmp_path: Path
+    prefect_server: None, captured: CapturedEvents, config_path: Path, tmp_path: Path
 ) -> None:
     drift = Drift(
         shift={"age": 10.0, "support_calls": 2.0},
@@ -119,7 +103,7 @@ def test_flow_checks_a_batch_writes_reports_history_and_alerts(
     history = read_history(load_config(config_path))
     assert len(history) == 1 and history["rows_current"].iloc[0] == 1500
     assert history["report_path"].iloc[0] == result.report_path
-    (event,) = _emitted(captured, events.DRIFT_DETECTED)
+    (event,) = captured.named(events.DRIFT_DETECTED)
     assert event.payload["report_path"] == result.report_path
     assert event.payload["model_version"] == "v0007"
 

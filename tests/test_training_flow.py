@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Generator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 import pandas as pd
@@ -21,9 +20,6 @@ from conftest import write_project
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 from prefect.client.schemas.objects import TaskRun
-from prefect.events.clients import AssertingEventsClient
-from prefect.events.schemas.events import Event
-from prefect.events.worker import EventsWorker
 
 from driftline import events
 from driftline.config import load_config
@@ -33,6 +29,9 @@ from driftline.lineage import PREDICTION_COLUMN
 from driftline.registry import CHAMPION, ModelRegistry
 from flows.retraining import retraining
 from flows.training import TrainingOutcome, training
+
+if TYPE_CHECKING:
+    from conftest import CapturedEvents
 
 pytestmark = pytest.mark.server
 
@@ -47,22 +46,6 @@ IMPOSSIBLE = {"value": {"roc_auc": {"min": 0.999}}}
 
 def small_project(folder: Path, settings: dict[str, object] = SMALL, **overrides: object) -> Path:
     return write_project(folder, n_rows=2000, training=settings, **overrides)
-
-
-@pytest.fixture
-def captured(monkeypatch: pytest.MonkeyPatch) -> Generator[EventsWorker, None, None]:
-    """Every emitted event lands in an AssertingEventsClient (prefect's own test mechanism)."""
-    worker = EventsWorker.instance(AssertingEventsClient)
-    monkeypatch.setattr(EventsWorker, "instance", lambda *_: worker)
-    yield worker
-    worker.drain()
-
-
-def _emitted(worker: EventsWorker, name: str) -> list[Event]:
-    worker.drain()
-    client = worker._client
-    assert isinstance(client, AssertingEventsClient)
-    return [e for e in client.events if e.event == name]
 
 
 def _task_runs(flow_run_id: str, expected: int, prefix: str) -> list[TaskRun]:
@@ -168,7 +151,7 @@ def test_same_data_and_config_give_the_same_metrics(
 
 
 def test_rejected_candidate_never_becomes_champion(
-    prefect_server: None, captured: EventsWorker, tmp_path: Path
+    prefect_server: None, captured: CapturedEvents, tmp_path: Path
 ) -> None:
     path = small_project(tmp_path, ONE, gates=IMPOSSIBLE)
     outcome = training(config_path=str(path))
@@ -178,11 +161,11 @@ def test_rejected_candidate_never_becomes_champion(
     registry = ModelRegistry.for_config(load_config(path))
     assert registry.get("v0001").status == "rejected"
     assert registry.alias(CHAMPION) is None and registry.audit_log() == []
-    (event,) = _emitted(captured, events.MODEL_REJECTED)
+    (event,) = captured.named(events.MODEL_REJECTED)
     assert event.resource.id == "driftline.model.churn-demo"
     assert event.payload["version"] == "v0001"
     assert event.payload["reasons"] == outcome.blessing_reasons
-    assert _emitted(captured, events.MODEL_PROMOTED) == []
+    assert captured.named(events.MODEL_PROMOTED) == []
 
 
 def test_force_needs_a_reason_and_is_audited(prefect_server: None, tmp_path: Path) -> None:
@@ -216,7 +199,7 @@ def test_no_gate_thresholds_means_not_blessed(prefect_server: None, tmp_path: Pa
 
 
 def test_failed_run_emits_run_failed_naming_the_file(
-    prefect_server: None, captured: EventsWorker, tmp_path: Path
+    prefect_server: None, captured: CapturedEvents, tmp_path: Path
 ) -> None:
     path = small_project(tmp_path, ONE)
     missing = tmp_path / "data"
@@ -224,7 +207,7 @@ def test_failed_run_emits_run_failed_naming_the_file(
     state = training(config_path=str(path), return_state=True)
     assert state.is_failed()
     assert str(missing) in str(state.message)
-    (event,) = _emitted(captured, events.RUN_FAILED)
+    (event,) = captured.named(events.RUN_FAILED)
     assert event.payload["flow"] == "training"
     assert event.payload["flow_run_id"] == str(state.state_details.flow_run_id)
     assert str(missing) in event.payload["error"]
