@@ -23,20 +23,29 @@ import pandas as pd
 
 from driftline.config import ProjectConfig
 from driftline.generator import Drift, write_batches
-from driftline.server import free_port, prefect_server, stop_process, ui_url, wait_healthy
+from driftline.ledger import RetrainingLedger
+from driftline.server import (
+    free_port,
+    prefect_server,
+    served_flows,
+    stop_process,
+    ui_url,
+    wait_healthy,
+)
 
 if TYPE_CHECKING:
     from prefect.client.schemas.objects import FlowRun
 
 T = TypeVar("T")
-TRAFFIC_ROWS = 3000
+TRAFFIC_ROWS = 4000
 TRAFFIC_BATCH = 250
-# The live population the demo sends: pricier plans, more month-to-month contracts, and
-# churn that now follows a different pattern (covariate and concept drift together).
+# The live population the demo sends: pricier plans, less frequent logins, more
+# month-to-month contracts, and churn that follows a new pattern (covariate and concept drift
+# together: the champion's ranking is no longer right).
 LIVE_DRIFT = Drift(
-    shift={"monthly_charges": 25.0},
+    shift={"monthly_charges": 25.0, "days_since_last_login": 10.0},
     category_mix={"contract": {"month-to-month": 0.8, "one_year": 0.1, "two_year": 0.1}},
-    concept=0.6,
+    concept=1.0,
 )
 
 
@@ -52,7 +61,9 @@ def ensure_data(cfg: ProjectConfig) -> Path:
         print(f"generated 20,000 training rows under {source}")
     live = source.parent / "live"
     if not live.exists():
-        write_batches(live, n_rows=TRAFFIC_ROWS, n_batches=1, seed=11, drift=LIVE_DRIFT)
+        write_batches(
+            live, n_rows=TRAFFIC_ROWS, n_batches=1, seed=11, drift=LIVE_DRIFT, start_id=10**6
+        )
     return live / "batch_000.csv"
 
 
@@ -106,21 +117,25 @@ def serving_version(api: str) -> str | None:
     return (model.get("champion") or {}).get("version")
 
 
-def retraining_run(deployment: str, after: float) -> FlowRun | None:
-    """The newest finished run of the retraining deployment started after `after` (epoch s)."""
+def retraining_runs(deployment: str, after: float, expected: int) -> list[FlowRun] | None:
+    """The `expected` event-triggered runs of the retraining deployment created after `after`
+    (epoch s), once all of them are finished (one per alert event: the first retrains, the
+    rest are recorded as skipped by the cooldown). Scheduled runs are not counted."""
     from prefect import get_client
     from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName
 
     with get_client(sync_client=True) as client:
         runs = client.read_flow_runs(
             deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=[deployment])),
-            limit=20,
+            limit=50,
         )
-    for run in runs:
-        created = run.created.timestamp() if run.created else 0
-        if created >= after and run.state and run.state.is_final():
-            return run
-    return None
+    mine = [
+        r
+        for r in runs
+        if r.parameters.get("event_id") and r.created and r.created.timestamp() >= after
+    ]
+    done = [r for r in mine if r.state and r.state.is_final()]
+    return done if len(done) >= expected and len(done) == len(mine) else None
 
 
 def run_demo(cfg: ProjectConfig, config_path: Path) -> None:
@@ -143,8 +158,10 @@ def run_demo(cfg: ProjectConfig, config_path: Path) -> None:
         say("3. Serve the champion and the flows")
         port = free_port()
         api = f"http://127.0.0.1:{port}"
+        logs.mkdir(parents=True, exist_ok=True)
+        served = [f"{flow}/{cfg.project}-{flow}" for flow in ("monitoring", "retraining")]
         stack.enter_context(
-            background("serve-flows", ["serve-flows", "-c", str(config_path)], logs)
+            served_flows(config_path, api_url, os.environ, logs / "serve-flows.log", served)
         )
         stack.enter_context(
             background("serve", ["serve", "-c", str(config_path), "--port", str(port)], logs)
@@ -171,18 +188,25 @@ def run_demo(cfg: ProjectConfig, config_path: Path) -> None:
         print(f"drifted columns: {result.drifted_columns} (share {result.drift_share:.0%})")
         print(f"alerts: {[a.rule for a in result.alerts]}; report: {result.report_path}")
 
-        say("6. The drift event starts the retraining deployment by itself")
+        say("6. The alert starts the retraining deployment by itself")
         deployment = f"{cfg.project}-retraining"
-        run = wait_for(
-            "the triggered retraining run",
-            lambda: retraining_run(deployment, started),
+        expected = int(result.drift_alert) + int(result.performance_alert)
+        runs = wait_for(
+            "the triggered retraining runs",
+            lambda: retraining_runs(deployment, started, expected),
             timeout=600,
             every=2,
         )
-        print(
-            f"retraining run '{run.name}' finished: {run.state.name} "
-            f"({ui_url(api_url)}/runs/flow-run/{run.id})"
-        )
+        ledger = RetrainingLedger(cfg.state_path / "retraining" / cfg.project)
+        outcome_of = {e["flow_run_id"]: e for e in ledger.entries()}
+        for run in runs:
+            entry = outcome_of.get(str(run.id), {})
+            what = entry.get("detail") or f"{entry.get('version')} {entry.get('outcome')}"
+            print(
+                f"retraining run '{run.name}' ({run.parameters.get('reason')}): "
+                f"{run.state_name}, {entry.get('status', '?')}: {what}"
+            )
+        print(f"runs in the UI: {ui_url(api_url)}/runs")
 
         say("7. The running server picks up the new champion")
         from driftline.registry import CHAMPION, ModelRegistry

@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 DEFAULT_STATE_DIR = Path(".driftline")
+LEASE_STORAGE = "prefect.server.concurrency.lease_storage.filesystem"
 
 
 def hermetic_env(state_dir: str | Path = DEFAULT_STATE_DIR) -> dict[str, str]:
@@ -19,6 +20,10 @@ def hermetic_env(state_dir: str | Path = DEFAULT_STATE_DIR) -> dict[str, str]:
         "PREFECT_HOME": str(state / "prefect"),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "60",
+        # Concurrency-slot leases on disk, not in the server's memory: after a restart the
+        # server can still expire the lease of a run that died, instead of keeping its
+        # slot (and every queued retraining behind it) taken forever.
+        "PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE": LEASE_STORAGE,
         "GX_ANALYTICS_ENABLED": "false",
         "DO_NOT_TRACK": "1",
         "MPLBACKEND": "Agg",

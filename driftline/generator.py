@@ -162,13 +162,14 @@ def write_batches(
     seed: int = 0,
     drift: Drift | None = None,
     fmt: str = "csv",
+    start_id: int = 0,
 ) -> list[Path]:
     """Write `n_batches` CSV/Parquet files that together hold `n_rows` customers."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     sizes = np.full(n_batches, n_rows // n_batches)
     sizes[: n_rows % n_batches] += 1
-    paths, start = [], 0
+    paths, start = [], start_id
     for i, size in enumerate(sizes):
         df = generate(int(size), seed=seed * 1000 + i, drift=drift, start_id=start)
         start += int(size)

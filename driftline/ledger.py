@@ -44,21 +44,22 @@ class RetrainingLedger:
             os.fsync(fh.fileno())
         return entry
 
-    def last_started(self) -> dict[str, Any] | None:
-        """The last retraining that started and did not fail (a failed one must not hold
-        back the next for a whole cooldown); entries are matched by `flow_run_id`."""
+    def last_retraining(self) -> dict[str, Any] | None:
+        """The latest entry of a retraining that did not fail: its completion, or its start
+        while it runs. Alerts queued behind a retraining then meet the cooldown when it ends;
+        a failed one must not hold back the next. Entries match by `flow_run_id`."""
         entries = self.entries()
         failed = {e.get("flow_run_id") for e in entries if e.get("status") == "failed"}
-        started = [
+        live = [
             e
             for e in entries
-            if e.get("status") == "started" and e.get("flow_run_id") not in failed
+            if e.get("status") in ("started", "completed") and e.get("flow_run_id") not in failed
         ]
-        return started[-1] if started else None
+        return live[-1] if live else None
 
     def cooldown_left(self, cooldown: timedelta, now: datetime | None = None) -> timedelta:
         """Time until another retraining may start (zero when none is due to wait)."""
-        last = self.last_started()
+        last = self.last_retraining()
         if last is None:
             return timedelta(0)
         since = (now or datetime.now(UTC)) - datetime.fromisoformat(last["time"])

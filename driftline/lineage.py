@@ -18,15 +18,6 @@ from driftline.gates import Blessing
 PREDICTION_COLUMN = "probability"
 
 
-def _ref(dataset: DatasetRef) -> dict[str, Any]:
-    return {
-        "path": dataset.path,
-        "fingerprint": dataset.fingerprint,
-        "rows": dataset.rows,
-        "sources": dataset.sources,
-    }
-
-
 def model_metadata(
     cfg: ProjectConfig,
     data: DatasetRef,
@@ -58,10 +49,10 @@ def model_metadata(
             "reasons": blessing.reasons,
             "checks": [c.model_dump(mode="json") for c in blessing.checks],
         },
-        "data": _ref(data),
+        "data": data.model_dump(),
         "data_fingerprint": data.fingerprint,
-        "train": _ref(train),
-        "holdout": _ref(holdout),
+        "train": train.model_dump(),
+        "holdout": holdout.model_dump(),
         "holdout_fingerprint": holdout.fingerprint,
         "config_hash": cfg.fingerprint(),
         "trigger": trigger,

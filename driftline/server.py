@@ -97,19 +97,35 @@ def _exists(url: str) -> bool:
     return httpx.get(url, timeout=5).status_code == 200
 
 
+def _automations(api_url: str) -> int:
+    reply = httpx.post(f"{api_url}/automations/filter", json={}, timeout=5)
+    return len(reply.json()) if reply.status_code == 200 else 0
+
+
 def wait_for_deployments(
-    api_url: str, names: Sequence[str], timeout: float, proc: subprocess.Popen | None = None
+    api_url: str,
+    names: Sequence[str],
+    timeout: float,
+    proc: subprocess.Popen | None = None,
+    automations: int = 0,
 ) -> None:
-    """Poll until every `flow/deployment` name exists on the server (or the process dies)."""
+    """Poll until every `flow/deployment` name exists on the server, and at least
+    `automations` automations (a served trigger is created after its deployment, so an event
+    sent before then would start nothing)."""
     deadline = time.monotonic() + timeout
     missing = list(names)
-    while missing:
+    found = 0
+    while missing or found < automations:
         if proc is not None and proc.poll() is not None:
             raise ServerError(f"serving process exited with code {proc.returncode}")
         if time.monotonic() > deadline:
-            raise ServerError(f"deployments {missing} not registered within {timeout:.0f} s")
+            raise ServerError(
+                f"deployments {missing} / {automations - found} trigger(s) not registered "
+                f"within {timeout:.0f} s"
+            )
         with suppress(httpx.HTTPError):
             missing = [n for n in missing if not _exists(f"{api_url}/deployments/name/{n}")]
+            found = _automations(api_url) if automations else 0
         time.sleep(0.3)
 
 
@@ -122,9 +138,11 @@ def served_flows(
     expect: Sequence[str],
     args: Sequence[str] = (),
     timeout: float = 120,
+    automations: int = 1,
 ) -> Iterator[subprocess.Popen]:
-    """Run `driftline serve-flows` against `api_url` as a child process (for tests and
-    benchmarks); yield once the `expect`ed `flow/deployment`s exist; stop it after."""
+    """Run `driftline serve-flows` against `api_url` as a child process (for the demo, tests
+    and benchmarks); yield once the `expect`ed `flow/deployment`s and the `automations`
+    (event triggers) exist; stop it after."""
     cmd = [sys.executable, "-m", "driftline", "serve-flows", "--config", str(config)]
     with log.open("ab") as out:
         proc = subprocess.Popen(
@@ -136,7 +154,7 @@ def served_flows(
         )
         try:
             try:
-                wait_for_deployments(api_url, expect, timeout, proc)
+                wait_for_deployments(api_url, expect, timeout, proc, automations)
             except ServerError as exc:
                 raise ServerError(f"{exc}; see {log}") from None
             yield proc

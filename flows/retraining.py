@@ -81,13 +81,13 @@ def retraining(
             )
         left = ledger.cooldown_left(timedelta(minutes=policy.cooldown_minutes))
         if left and not ignore_cooldown:
-            last = ledger.last_started()
+            last = ledger.last_retraining()
             return _skip(
                 ledger,
                 cfg.project,
                 reason,
                 event_id,
-                f"cooldown: last retraining started {last['time']} "
+                f"cooldown: last retraining {last['status']} at {last['time']} "
                 f"({left.total_seconds():.0f} s left)",
             )
         ledger.record(

@@ -15,9 +15,10 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import BaseModel, Field
 
 from driftline.config import DEFAULT_CONFIG_PATH, CandidateName, ProjectConfig, load_config
+from driftline.datasets import DatasetRef
 from driftline.events import emit_run_failed
 from driftline.lineage import model_metadata
-from driftline.registry import CHAMPION, ModelRegistry
+from driftline.registry import CHAMPION, ModelRegistry, ModelVersion
 from driftline.runners import task_runner
 from driftline.runs import run_dir
 from tasks.evaluate import compare, evaluate, evaluate_baseline
@@ -41,6 +42,8 @@ class TrainingOutcome(BaseModel):
     blessing_reasons: list[str]
     card_path: str
     report_dir: str
+    validation: str | None = None
+    data_docs: str | None = None
 
 
 def _with_overrides(
@@ -54,6 +57,14 @@ def _with_overrides(
     if not changes:
         return cfg
     return cfg.model_copy(update={"training": cfg.training.model_copy(update=changes)})
+
+
+def champion_training_set(champion: ModelVersion | None) -> DatasetRef | None:
+    """The champion's training rows, which must stay out of the holdout it is judged on."""
+    if champion is None or "train" not in champion.metadata:
+        return None
+    train = DatasetRef.model_validate(champion.metadata["train"])
+    return train if Path(train.path).exists() else None
 
 
 @flow(
@@ -73,7 +84,9 @@ def fit_gate_promote(
     the champion on the same holdout, gate, register, and promote when blessed."""
     logger = get_run_logger()
     schema = ingested.table_schema
-    parts = split(cfg, ingested)
+    registry = ModelRegistry.for_config(cfg)
+    champion = registry.alias(CHAMPION)
+    parts = split(cfg, ingested, champion_training_set(champion))
     n_jobs = cores_per_candidate(cfg.training.n_jobs, len(cfg.training.candidates))
     futures = [
         train_candidate.submit(cfg, parts, schema, name, n_jobs) for name in cfg.training.candidates
@@ -81,8 +94,6 @@ def fit_gate_promote(
     trained = {future.result().name: future.result() for future in futures}
     best = compare(cfg, [evaluate(cfg, t, parts, schema) for t in trained.values()])
 
-    registry = ModelRegistry.for_config(cfg)
-    champion = registry.alias(CHAMPION)
     baseline = None
     if champion is not None:
         model = registry.load_model(champion.version)
@@ -153,7 +164,10 @@ def training(
         raise ValueError("force=True needs a force_reason saying why the gate is overridden")
     cfg = _with_overrides(load_config(config_path).with_source(data), candidates, search_budget)
     ingested = ingest(cfg)
-    validate(cfg, ingested)
+    checked = validate(cfg, ingested)
     # The task runner per config at run time: a Dask cluster when training.dask_address is set.
     run = fit_gate_promote.with_options(task_runner=task_runner(cfg))
-    return run(cfg, ingested, force, force_reason, trigger="manual")
+    outcome = run(cfg, ingested, force, force_reason, trigger="manual")
+    return outcome.model_copy(
+        update={"validation": checked.summary_line, "data_docs": checked.docs_path}
+    )

@@ -52,6 +52,17 @@ def _check_classes(part: pd.DataFrame, cfg: ProjectConfig, which: str) -> None:
         )
 
 
+def seen_rows(df: pd.DataFrame, seen: pd.DataFrame, columns: list[str]) -> pd.Series:
+    """Rows of `df` whose values (over `columns`) occur in `seen`.
+
+    Written by hand because no library compares rows across two tables by content; pandas'
+    row hashes make it one vectorised `isin`.
+    """
+    hashes = pd.util.hash_pandas_object(df[columns], index=False)
+    known = pd.util.hash_pandas_object(seen[columns], index=False)
+    return pd.Series(hashes.isin(known).to_numpy(), index=df.index)
+
+
 @task(
     name="split",
     retries=2,
@@ -60,25 +71,51 @@ def _check_classes(part: pd.DataFrame, cfg: ProjectConfig, which: str) -> None:
     cache_policy=INPUTS + TASK_SOURCE,
     persist_result=True,
 )
-def split(cfg: ProjectConfig, ingested: Ingested) -> Split:
-    """Stratified (seeded) holdout, or the latest rows by `timestamp_column` when it is set."""
+def split(cfg: ProjectConfig, ingested: Ingested, seen: DatasetRef | None = None) -> Split:
+    """Stratified (seeded) holdout, or the latest rows by `timestamp_column` when it is set.
+
+    `seen` is the champion's training set: its rows never enter the holdout, so the champion
+    and the candidate are compared on rows neither has trained on (retraining's combined
+    data holds the champion's training rows).
+    """
     df = ingested.dataset.load()
     fraction = cfg.training.holdout_fraction
     cutoff = None
+    columns = [*ingested.table_schema.features, ingested.table_schema.target]
+    trained_on = (
+        seen_rows(df, seen.load(columns=columns), columns)
+        if seen is not None
+        else pd.Series(False, index=df.index)
+    )
+    eligible = df[~trained_on]
+    want = min(round(len(df) * fraction), len(eligible))
+    if want < 2:
+        raise DataError(
+            f"split: only {len(eligible)} of {len(df)} rows are unseen by the champion; "
+            "a fair holdout needs new rows"
+        )
     if cfg.timestamp_column:
         strategy: Literal["stratified", "time"] = "time"
-        in_holdout, cutoff = _by_time(df, cfg.timestamp_column, fraction)
-        train, holdout = df[~in_holdout], df[in_holdout]
+        in_holdout, cutoff = _by_time(eligible, cfg.timestamp_column, want / len(eligible))
+        holdout = eligible[in_holdout]
     else:
         strategy = "stratified"
-        y = labels(df, cfg)
+        y = labels(eligible, cfg)
         if y.value_counts().reindex([0, 1], fill_value=0).min() < 2:
             raise DataError(
                 f"stratified split: a class of '{cfg.target.column}' has fewer than 2 rows"
             )
-        train, holdout = train_test_split(
-            df, test_size=fraction, stratify=y, random_state=cfg.training.seed
+        holdout = (
+            eligible
+            if want == len(eligible)
+            else train_test_split(
+                eligible, test_size=want, stratify=y, random_state=cfg.training.seed
+            )[1]
         )
+    # Rows keep the dataset's order on both sides: the same rows give the same files (and
+    # bit-identical metrics), however they were drawn.
+    holdout = holdout.sort_index()
+    train = df.drop(index=holdout.index)
     _check_classes(train, cfg, "training")
     _check_classes(holdout, cfg, "holdout")
     folder = cfg.state_path / "datasets"

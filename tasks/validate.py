@@ -149,9 +149,12 @@ def validate(cfg: ProjectConfig, ingested: Ingested) -> Validation:
     get_run_logger().info("validation %s", report.summary_line)
     if held is not None:
         problems = "\n".join(f"  - {f.describe()}" for f in report.critical)
+        sources = ingested.dataset.sources
+        named = ", ".join(sources[:3]) + (
+            f" and {len(sources) - 3} more" if len(sources) > 3 else ""
+        )
         raise ValidationFailed(
-            f"dataset {ingested.dataset.fingerprint} ({ingested.dataset.rows} rows from "
-            f"{len(ingested.dataset.sources)} file(s)) failed {len(report.critical)} critical "
+            f"{named}: {ingested.dataset.rows} rows failed {len(report.critical)} critical "
             f"expectation(s) of suite '{report.suite}':\n{problems}\n"
             f"batch quarantined in {held}\nvalidation result: {result_path}\n"
             f"Data Docs: {report.docs_path}"

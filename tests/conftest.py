@@ -78,6 +78,9 @@ def write_project(folder: Path, n_rows: int = 2000, seed: int = 0, **overrides: 
     raw["data"] = {"source": "data"}
     raw["state_dir"] = "state"
     raw["expectations"] = {"suite": "churn", "directory": str(ROOT / "expectations")}
+    # The demo tunes monitoring for its story (short cooldown, recent-only retraining);
+    # tests start from the defaults and override what they test.
+    raw.pop("monitoring", None)
     raw.update(overrides)
     path = folder / "driftline.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False))

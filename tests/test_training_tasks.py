@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import joblib
+import pandas as pd
 import pytest
 from conftest import write_project
 from prefect import flow
@@ -15,6 +16,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from driftline.candidates import labels
 from driftline.config import ProjectConfig, load_config
 from driftline.datasets import DataError, discover_sources, read_sources, write_dataset
+from driftline.generator import generate
 from tasks.evaluate import compare, evaluate, evaluate_baseline
 from tasks.gate import gate
 from tasks.ingest import Ingested
@@ -63,6 +65,28 @@ def test_time_split_holds_out_the_latest_rows(tmp_path: Path) -> None:
     assert train["snapshot_date"].max() < holdout["snapshot_date"].min()
     assert str(holdout["snapshot_date"].min()) == parts.time_cutoff
     assert 0.1 < parts.holdout.rows / (parts.train.rows + parts.holdout.rows) < 0.3
+
+
+def test_the_champions_training_rows_never_enter_the_holdout(tmp_path: Path) -> None:
+    """Retraining data holds the champion's training rows; judging the champion on them would
+    flatter it. The new holdout is drawn from rows the champion has not seen."""
+    cfg = small_project(tmp_path)
+    first = ingested_for(cfg)
+    champion_split = split.fn(cfg, first)
+    recent = generate(600, seed=99, start_id=50_000)
+    combined = pd.concat([first.dataset.load(), recent[first.dataset.columns]], ignore_index=True)
+    ingested = first.model_copy(
+        update={"dataset": write_dataset(combined, cfg.state_path / "datasets", [])}
+    )
+    parts = split.fn(cfg, ingested, champion_split.train)
+    seen_ids = set(champion_split.train.load()[cfg.id_column])
+    assert not seen_ids & set(parts.holdout.load()[cfg.id_column])
+    assert parts.train.rows + parts.holdout.rows == len(combined)
+    assert parts.holdout.rows == pytest.approx(0.2 * len(combined), abs=1)
+
+    everything_seen = first.model_copy(update={"dataset": champion_split.train})
+    with pytest.raises(DataError, match="unseen by the champion"):
+        split.fn(cfg, everything_seen, champion_split.train)
 
 
 def test_split_refuses_one_class(tmp_path: Path) -> None:

@@ -33,7 +33,7 @@ from driftline.server import prefect_server, served_flows
 
 pytestmark = pytest.mark.server
 
-FLOW_RUN_TIMEOUT = 120.0
+FLOW_RUN_TIMEOUT = 240.0
 
 
 @dataclass(frozen=True)
@@ -100,18 +100,27 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
 
 
 def _emit(api_url: str, project: str, n: int) -> list[str]:
-    """Emit `n` drift alerts through the server's API; return their event ids."""
-    from prefect.events import emit_event
-    from prefect.events.worker import EventsWorker
-    from prefect.settings import PREFECT_API_URL, temporary_settings
+    """Emit `n` drift alerts to the server at `api_url`; return their event ids.
 
-    with temporary_settings({PREFECT_API_URL: api_url}):
-        events = [
-            emit_event(DRIFT_DETECTED, resource=model_resource(project), payload={"burst": i})
-            for i in range(n)
-        ]
-        EventsWorker.instance().drain()
-    assert all(events), "events were not emitted"
+    A client of its own: the process-wide EventsWorker may already be bound to the session's
+    test server, and would send these there instead.
+    """
+    import asyncio
+
+    from prefect.events import Event
+    from prefect.events.clients import PrefectEventsClient
+
+    events = [
+        Event(event=DRIFT_DETECTED, resource=model_resource(project), payload={"burst": i})
+        for i in range(n)
+    ]
+
+    async def send() -> None:
+        async with PrefectEventsClient(api_url=api_url) as client:
+            for event in events:
+                await client.emit(event)
+
+    asyncio.run(send())
     return [str(e.id) for e in events]
 
 
@@ -138,7 +147,11 @@ def _wait(check: Callable[[], Any], timeout: float, what: str, served: Served) -
             return result
         time.sleep(1)
     log = (served.config_path.parent / "serve.log").read_text()[-3000:]
-    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}\n--- serve.log ---\n{log}")
+    runs = [(r.name, r.state_name, r.parameters.get("reason")) for r in _runs(served, "retraining")]
+    pytest.fail(
+        f"timed out after {timeout:.0f} s waiting for {what}\nretraining runs: {runs}\n"
+        f"--- serve.log ---\n{log}"
+    )
 
 
 def _event_runs(served: Served, event_ids: list[str]) -> list[Any]:

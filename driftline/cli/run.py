@@ -145,6 +145,8 @@ def render_outcome(outcome: TrainingOutcome) -> str:
         f"  metrics: {metrics}",
         f"  gate {against}: "
         + ("passed" if not outcome.blessing_reasons else "; ".join(outcome.blessing_reasons)),
+        *([f"  validation: {outcome.validation}"] if outcome.validation else []),
+        *([f"  Data Docs: {outcome.data_docs}"] if outcome.data_docs else []),
         f"  model card: {outcome.card_path}",
         f"  run reports: {outcome.report_dir}",
     ]
