@@ -23,7 +23,7 @@ import yaml
 from benchmarks.harness import Figure
 from driftline.config import load_config
 from driftline.environment import hermetic_env
-from driftline.events import DRIFT_DETECTED, model_resource
+from driftline.events import DRIFT_DETECTED, model_resource, send
 from driftline.generator import write_batches
 from driftline.ledger import RetrainingLedger
 from driftline.server import prefect_server, served_flows
@@ -61,8 +61,7 @@ def figures(scale: float) -> list[Figure]:
     from prefect.client.orchestration import SyncPrefectClient
     from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName
     from prefect.deployments import run_deployment
-    from prefect.events import emit_event
-    from prefect.events.worker import EventsWorker
+    from prefect.events import Event
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     repeats = max(3, round(3 * scale))
@@ -89,8 +88,8 @@ def figures(scale: float) -> list[Figure]:
             return next((r for r in runs if r.parameters.get("event_id") == str(event_id)), None)
 
         for _ in range(repeats):
-            event = emit_event(DRIFT_DETECTED, resource=model_resource(cfg.project))
-            EventsWorker.instance().drain()
+            event = Event(event=DRIFT_DETECTED, resource=model_resource(cfg.project))
+            send(api_url, [event])
             run = _wait_final(client, lambda e=event.id: by_event_id(e))
             by_trigger.append((run.start_time - event.occurred).total_seconds())
 

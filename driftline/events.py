@@ -6,9 +6,11 @@ match one project's events or, with a wildcard, all of them.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
-from prefect.events import emit_event
+from prefect.events import Event, emit_event
+from prefect.events.clients import PrefectEventsClient
 
 MODEL_PROMOTED = "driftline.model.promoted"
 MODEL_REJECTED = "driftline.model.rejected"
@@ -24,6 +26,21 @@ def model_resource(project: str) -> dict[str, str]:
 def emit(event: str, project: str, payload: dict[str, Any]) -> None:
     """Emit a driftline event about a project's model; the flow run is attached by Prefect."""
     emit_event(event=event, resource=model_resource(project), payload=payload)
+
+
+def send(api_url: str, events: list[Event]) -> None:
+    """Send events to the Prefect server at `api_url` with a client of their own.
+
+    `emit_event` goes through a process-wide worker bound to the first server it met; a
+    process that talks to several servers (tests, benchmarks) must not route through it.
+    """
+
+    async def _send() -> None:
+        async with PrefectEventsClient(api_url=api_url) as client:
+            for event in events:
+                await client.emit(event)
+
+    asyncio.run(_send())
 
 
 def emit_run_failed(flow: Any, flow_run: Any, state: Any) -> None:

@@ -26,7 +26,7 @@ from conftest import write_project
 
 from driftline.config import ProjectConfig, load_config
 from driftline.environment import hermetic_env
-from driftline.events import DRIFT_DETECTED, model_resource
+from driftline.events import DRIFT_DETECTED, model_resource, send
 from driftline.generator import generate
 from driftline.ledger import RetrainingLedger
 from driftline.server import prefect_server, served_flows
@@ -100,27 +100,14 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
 
 
 def _emit(api_url: str, project: str, n: int) -> list[str]:
-    """Emit `n` drift alerts to the server at `api_url`; return their event ids.
-
-    A client of its own: the process-wide EventsWorker may already be bound to the session's
-    test server, and would send these there instead.
-    """
-    import asyncio
-
+    """Send `n` drift alerts to the server at `api_url`; return their event ids."""
     from prefect.events import Event
-    from prefect.events.clients import PrefectEventsClient
 
     events = [
         Event(event=DRIFT_DETECTED, resource=model_resource(project), payload={"burst": i})
         for i in range(n)
     ]
-
-    async def send() -> None:
-        async with PrefectEventsClient(api_url=api_url) as client:
-            for event in events:
-                await client.emit(event)
-
-    asyncio.run(send())
+    send(api_url, events)
     return [str(e.id) for e in events]
 
 
