@@ -10,11 +10,10 @@ project, so the UI shows it all; everything started here is stopped at the end.
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -25,10 +24,10 @@ from driftline.config import ProjectConfig
 from driftline.generator import Drift, write_batches
 from driftline.ledger import RetrainingLedger
 from driftline.server import (
+    child,
     free_port,
     prefect_server,
     served_flows,
-    stop_process,
     ui_url,
     wait_healthy,
 )
@@ -65,20 +64,6 @@ def ensure_data(cfg: ProjectConfig) -> Path:
             live, n_rows=TRAFFIC_ROWS, n_batches=1, seed=11, drift=LIVE_DRIFT, start_id=10**6
         )
     return live / "batch_000.csv"
-
-
-@contextmanager
-def background(name: str, args: list[str], log_dir: Path) -> Iterator[subprocess.Popen]:
-    """A driftline sub-command in the background, its output in `log_dir/<name>.log`."""
-    log_dir.mkdir(parents=True, exist_ok=True)
-    log = (log_dir / f"{name}.log").open("ab")
-    cmd = [sys.executable, "-m", "driftline", *args]
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        yield proc
-    finally:
-        stop_process(proc)
-        log.close()
 
 
 def send_traffic(api: str, live_csv: Path, features: list[str], id_column: str | None) -> Path:
@@ -164,7 +149,19 @@ def run_demo(cfg: ProjectConfig, config_path: Path) -> None:
             served_flows(config_path, api_url, os.environ, logs / "serve-flows.log", served)
         )
         stack.enter_context(
-            background("serve", ["serve", "-c", str(config_path), "--port", str(port)], logs)
+            child(
+                [
+                    sys.executable,
+                    "-m",
+                    "driftline",
+                    "serve",
+                    "-c",
+                    str(config_path),
+                    "--port",
+                    str(port),
+                ],
+                logs / "serve.log",
+            )
         )
         wait_healthy(api, timeout=60)
         print(f"prediction API: {api}/docs  (serving {serving_version(api)}); logs in {logs}")

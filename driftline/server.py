@@ -51,6 +51,31 @@ def wait_healthy(api_url: str, timeout: float, proc: subprocess.Popen | None = N
 
 
 @contextmanager
+def child(
+    cmd: Sequence[str],
+    log: Path,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> Iterator[subprocess.Popen]:
+    """A child process in a session of its own, its output appended to `log`; stopped
+    (SIGTERM to its group, then SIGKILL) when the body ends, even when it raises."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("ab") as out:
+        proc = subprocess.Popen(
+            list(cmd),
+            env=dict(env) if env is not None else None,
+            cwd=cwd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            yield proc
+        finally:
+            stop_process(proc)
+
+
+@contextmanager
 def prefect_server(
     home: Path,
     port: int | None = None,
@@ -73,24 +98,13 @@ def prefect_server(
         **SERVER_ENV,
         **(extra_env or {}),
     }
-    log = (home / "server.log").open("ab")
     cmd = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1"]
-    proc = subprocess.Popen(
-        [*cmd, "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
+    with child([*cmd, "--port", str(port)], home / "server.log", env) as proc:
         try:
             wait_healthy(api_url, timeout, proc)
         except ServerError as exc:
             raise ServerError(f"{exc}; see {home / 'server.log'}") from None
         yield api_url
-    finally:
-        stop_process(proc)
-        log.close()
 
 
 def _exists(url: str) -> bool:
@@ -144,22 +158,14 @@ def served_flows(
     and benchmarks); yield once the `expect`ed `flow/deployment`s and the `automations`
     (event triggers) exist; stop it after."""
     cmd = [sys.executable, "-m", "driftline", "serve-flows", "--config", str(config)]
-    with log.open("ab") as out:
-        proc = subprocess.Popen(
-            [*cmd, "--api-url", api_url, *args],
-            env={**env, "PREFECT_API_URL": api_url},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    with child(
+        [*cmd, "--api-url", api_url, *args], log, {**env, "PREFECT_API_URL": api_url}
+    ) as proc:
         try:
-            try:
-                wait_for_deployments(api_url, expect, timeout, proc, automations)
-            except ServerError as exc:
-                raise ServerError(f"{exc}; see {log}") from None
-            yield proc
-        finally:
-            stop_process(proc)
+            wait_for_deployments(api_url, expect, timeout, proc, automations)
+        except ServerError as exc:
+            raise ServerError(f"{exc}; see {log}") from None
+        yield proc
 
 
 def ui_url(api_url: str) -> str:
@@ -203,18 +209,7 @@ def prefect_worker(
         "PREFECT_WORKER_QUERY_SECONDS": "2",
         **(extra_env or {}),
     }
-    log = (home / f"worker-{name or pool}.log").open("ab")
     cmd = [sys.executable, "-m", "prefect", "worker", "start", "--pool", pool]
-    proc = subprocess.Popen(
-        [*cmd, "--name", name] if name else cmd,
-        env=env,
-        cwd=cwd,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
+    log = home / f"worker-{name or pool}.log"
+    with child([*cmd, "--name", name] if name else cmd, log, env, cwd) as proc:
         yield proc
-    finally:
-        stop_process(proc)
-        log.close()

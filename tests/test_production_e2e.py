@@ -27,7 +27,7 @@ from conftest import ROOT, write_project
 from driftline.config import load_config
 from driftline.ledger import RetrainingLedger
 from driftline.postgres import scratch_database, unreachable_reason
-from driftline.server import free_port, prefect_server, prefect_worker, stop_process, wait_healthy
+from driftline.server import child, free_port, prefect_server, prefect_worker, wait_healthy
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 
@@ -120,20 +120,9 @@ def point_at(api: httpx.Client, config: str) -> None:
 def serve_ready(config: str, env: dict[str, str], log: Path) -> dict[str, Any]:
     """`driftline serve` on a free loopback port until /ready answers; its body."""
     port = str(free_port())
-    with log.open("ab") as out:
-        proc = subprocess.Popen(
-            doc_command(SERVE, config=config, port=port),
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
+    with child(doc_command(SERVE, config=config, port=port), log, env, ROOT) as proc:
         wait_healthy(f"http://127.0.0.1:{port}", 90, proc)
         return httpx.get(f"http://127.0.0.1:{port}/ready", timeout=10).json()
-    finally:
-        stop_process(proc)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
