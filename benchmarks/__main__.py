@@ -8,7 +8,7 @@ import pkgutil
 import tempfile
 from pathlib import Path
 
-from driftline.environment import configure
+from driftline.orchestration.environment import configure
 
 
 def main() -> None:

@@ -16,8 +16,8 @@ from scipy.spatial import distance
 from scipy.stats import wasserstein_distance
 
 from benchmarks.harness import Figure, best_of
-from driftline.config import Monitoring
-from driftline.drift import check_drift
+from driftline.core.config import Monitoring
+from driftline.core.drift import check_drift
 
 AREA = "drift"
 N_NUMERIC, N_CATEGORICAL = 14, 6

@@ -17,10 +17,10 @@ from typing import Any
 import pandas as pd
 
 from benchmarks.harness import Figure, best_of
-from driftline.config import load_config
-from driftline.datasets import read_sources, write_dataset
-from driftline.expectations import load_suite, run_validation
-from driftline.generator import write_batches
+from driftline.core.config import load_config
+from driftline.core.datasets import read_sources, write_dataset
+from driftline.core.generator import write_batches
+from driftline.storage.expectations import load_suite, run_validation
 
 ROOT = Path(__file__).resolve().parents[1]
 SUITE = ROOT / "expectations" / "churn.json"

@@ -20,9 +20,9 @@ from pathlib import Path
 import yaml
 
 from benchmarks.harness import Figure
-from driftline.generator import write_batches
-from driftline.postgres import scratch_database, unreachable_reason
-from driftline.server import prefect_server
+from driftline.core.generator import write_batches
+from driftline.orchestration.prefect_server import prefect_server
+from driftline.testing.postgres import scratch_database, unreachable_reason
 
 AREA = "production"
 CONCURRENT_RUNS = 20

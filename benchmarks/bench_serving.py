@@ -18,12 +18,13 @@ import pandas as pd
 import uvicorn
 
 from benchmarks.harness import Figure, best_of
-from driftline.candidates import build_pipeline
-from driftline.config import FeatureSelection, Serving
-from driftline.generator import CATEGORICAL, ID, NUMERIC, SCHEMA, generate
-from driftline.registry import ModelRegistry
-from driftline.serving.app import create_app
-from tasks.score import load_verified, score_files
+from driftline.apps.serving.app import create_app
+from driftline.core.batch_scoring import score_files
+from driftline.core.candidates import build_pipeline
+from driftline.core.config import FeatureSelection, Serving
+from driftline.core.generator import CATEGORICAL, ID, NUMERIC, SCHEMA, generate
+from driftline.storage.registry import ModelRegistry
+from driftline.testing.models import churn_metadata
 
 AREA = "serving"
 TIME_BUDGET_S = 20.0
@@ -52,17 +53,9 @@ def _timed(fn: object, n: int) -> list[float]:
 def figures(scale: float) -> list[Figure]:
     work = Path(tempfile.mkdtemp(prefix="driftline-bench-serving-"))
     registry = ModelRegistry(work / "registry")
-    meta = {
-        "threshold": 0.5,
-        "features": {"numeric": NUMERIC, "categorical": CATEGORICAL},
-        "target": "churned",
-        "positive_label": 1,
-        "metrics": {},
-        "candidate": "logistic_regression",
-    }
-    mv = registry.register(_model(), meta, status="blessed")
+    mv = registry.register(_model(), churn_metadata(threshold=0.5), status="blessed")
     registry.promote(mv.version, reason="bench")
-    loaded = load_verified(registry, mv.version)
+    loaded = registry.scoring_model(mv.version)
     features = [*NUMERIC, *CATEGORICAL]
 
     # Single records over HTTP vs the raw model on one row.

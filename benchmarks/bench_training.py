@@ -3,8 +3,8 @@
 (1) The whole training flow (ingest, validate, split, parallel candidate searches, evaluation,
 gate, registry) on 200k x scale rows against a bare script doing the same fits and the same
 evaluation on the same rows: the same typed read, the same stratified split, the same
-`driftline.candidates.search` calls in the same threads with the same core shares, and
-`driftline.evaluation.evaluate_model` with plots and importance. The flow runs in a fresh
+`driftline.core.candidates.search` calls in the same threads with the same core shares, and
+`driftline.core.evaluation.evaluate_model` with plots and importance. The flow runs in a fresh
 state folder each time, so nothing comes from its cache. The ratio is what the lifecycle
 (validation, lineage, registry, orchestration) costs over the least a script could do.
 OpenMP is held to one thread in the calling thread for both sides (each search already holds
@@ -32,12 +32,13 @@ from sklearn.model_selection import train_test_split
 from threadpoolctl import threadpool_limits
 
 from benchmarks.harness import Figure, best_of
-from driftline.candidates import labels, search
-from driftline.config import ProjectConfig, load_config
-from driftline.datasets import discover_sources, read_sources
-from driftline.evaluation import EvaluationRecord, evaluate_model
-from driftline.generator import write_batches
-from driftline.server import prefect_server
+from driftline.core.candidates import labels, search
+from driftline.core.config import ProjectConfig, load_config
+from driftline.core.contracts import EvaluationRecord
+from driftline.core.datasets import discover_sources, read_sources
+from driftline.core.evaluation import evaluate_model
+from driftline.core.generator import write_batches
+from driftline.orchestration.prefect_server import prefect_server
 from flows.training import training
 from tasks.train import cores_per_candidate
 
@@ -83,7 +84,7 @@ def bare_script(cfg: ProjectConfig, out_dir: Path) -> EvaluationRecord:
         ]
         results = [f.result() for f in futures]
     records = [
-        evaluate_model(r.model, r.threshold, holdout, schema, cfg, out_dir / r.name, name=r.name)
+        evaluate_model(r.model, holdout, schema, cfg, out_dir / r.name, name=r.name)
         for r in results
     ]
     return max(records, key=lambda r: r.metrics[cfg.training.primary_metric])

@@ -21,12 +21,12 @@ from uuid import UUID
 import yaml
 
 from benchmarks.harness import Figure
-from driftline.config import load_config
-from driftline.environment import hermetic_env
-from driftline.events import DRIFT_DETECTED, model_resource, send
-from driftline.generator import write_batches
-from driftline.ledger import RetrainingLedger
-from driftline.server import prefect_server, served_flows
+from driftline.core.config import load_config
+from driftline.core.generator import write_batches
+from driftline.orchestration.environment import hermetic_env
+from driftline.orchestration.events import DRIFT_DETECTED, model_resource, send
+from driftline.orchestration.prefect_server import prefect_server, served_flows
+from driftline.storage.ledger import RetrainingLedger
 
 AREA = "triggers"
 ROOT = Path(__file__).resolve().parents[1]

@@ -19,8 +19,8 @@ from prefect.events import DeploymentEventTrigger
 from prefect.schedules import Cron
 from prefect.types.entrypoint import EntrypointType
 
-from driftline.config import ProjectConfig
-from driftline.events import DRIFT_DETECTED, PERFORMANCE_DEGRADED
+from driftline.core.config import ProjectConfig
+from driftline.orchestration.events import DRIFT_DETECTED, PERFORMANCE_DEGRADED
 
 # Short name (the deployment is `<project>-<short name>`) -> flow entrypoint.
 ENTRYPOINTS: dict[str, str] = {

@@ -21,7 +21,7 @@ from prefect.events import DeploymentEventTrigger
 from prefect.schedules import Schedule
 
 from deployments.definitions import deployment_specs
-from driftline.config import DEFAULT_CONFIG_PATH, load_config
+from driftline.core.config import DEFAULT_CONFIG_PATH, load_config
 
 WORK_POOL = "driftline"
 NAME_SUFFIX = "-worker"

@@ -1,5 +1,5 @@
 """`python -m driftline` is the `driftline` command (used to start background children)."""
 
-from driftline.cli import app
+from driftline.apps.cli import app
 
 app()

@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 from prefect import flow
-from pydantic import BaseModel
 
-from driftline.config import DEFAULT_CONFIG_PATH, load_config
-from driftline.events import emit_run_failed
-from tasks.ingest import Ingested, ingest
-from tasks.validate import Validation, validate
-
-
-class IngestAndValidateResult(BaseModel):
-    ingested: Ingested
-    validation: Validation
+from driftline.core.config import DEFAULT_CONFIG_PATH, load_config
+from driftline.core.contracts import IngestAndValidateResult
+from driftline.orchestration.events import emit_run_failed
+from driftline.orchestration.run_folders import run_dir
+from tasks.ingest import ingest
+from tasks.validate import validate
 
 
 @flow(name="ingest-and-validate", on_failure=[emit_run_failed], log_prints=True)
@@ -30,5 +26,5 @@ def ingest_and_validate(
     """
     cfg = load_config(config_path).with_source(data)
     ingested = ingest(cfg)
-    validation = validate(cfg, ingested)
+    validation = validate(cfg, ingested, str(run_dir(cfg.state_path) / "validation"))
     return IngestAndValidateResult(ingested=ingested, validation=validation)

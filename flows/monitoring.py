@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from prefect import flow, get_run_logger
 
-from driftline.config import DEFAULT_CONFIG_PATH, load_config
-from driftline.drift import DriftResult
-from driftline.events import emit_run_failed
-from driftline.registry import ModelRegistry
-from tasks.monitor import alert, check, load_window, window_start
+from driftline.core.config import DEFAULT_CONFIG_PATH, load_config
+from driftline.core.contracts import DriftResult
+from driftline.orchestration.events import emit_run_failed
+from driftline.orchestration.run_folders import run_dir
+from driftline.storage.monitoring_history import MonitoringHistory
+from driftline.storage.registry import CHAMPION, ModelRegistry
+from tasks.monitor import alert, check, load_window
 
 
 @flow(name="monitoring", on_failure=[emit_run_failed], log_prints=True)
@@ -27,23 +29,25 @@ def monitoring(
     logger = get_run_logger()
     cfg = load_config(config_path)
     registry = ModelRegistry.for_config(cfg)
-    champion = registry.alias("champion")
+    champion = registry.alias(CHAMPION)
     if champion is None:
         logger.warning("no champion model for '%s': nothing to compare against", cfg.project)
         return None
-    since = window_start(cfg) if source is None else None
+    history = MonitoringHistory.for_config(cfg)
+    since = history.window_start(cfg.monitoring.window) if source is None else None
     window = load_window(cfg, source, since)
-    features = champion.metadata["features"]
+    schema = champion.metadata.table_schema
     result = check(
         cfg,
         registry.reference_uri(champion.version),
         window,
-        list(features.get("numeric", [])),
-        list(features.get("categorical", [])),
-        str(champion.version),
+        list(schema.numeric),
+        list(schema.categorical),
+        champion.version,
+        str(run_dir(cfg.state_path) / "monitoring"),
         source=source,
         since=since,
     )
     if result.alerts:
-        alert(cfg, result, str(champion.version), result.report_path)
+        alert(cfg, result, champion.version, result.report_path)
     return result

@@ -9,27 +9,20 @@ a burst of alerts yields one retraining, and each duplicate is recorded as skipp
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Literal
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from prefect.runtime import flow_run
-from pydantic import BaseModel
 
-from driftline.config import DEFAULT_CONFIG_PATH, load_config
-from driftline.events import emit_run_failed
-from driftline.ledger import RetrainingLedger
-from driftline.runners import task_runner
-from flows.training import TrainingOutcome, fit_gate_promote
+from driftline.core.config import DEFAULT_CONFIG_PATH, load_config
+from driftline.core.contracts import RetrainingOutcome
+from driftline.orchestration.events import emit_run_failed
+from driftline.orchestration.run_folders import run_dir
+from driftline.orchestration.task_runners import task_runner
+from driftline.storage.ledger import RetrainingLedger
+from flows.training import fit_gate_promote
 from tasks.retrain import Strategy, assemble_training_set
 from tasks.validate import validate
-
-
-class RetrainingOutcome(BaseModel):
-    status: Literal["completed", "skipped"]
-    reason: str
-    detail: str
-    training: TrainingOutcome | None = None
 
 
 def _skip(
@@ -73,7 +66,7 @@ def retraining(
     """
     cfg = load_config(config_path)
     policy = cfg.monitoring.retraining
-    ledger = RetrainingLedger(cfg.state_path / "retraining" / cfg.project)
+    ledger = RetrainingLedger.for_config(cfg)
     with ledger.exclusive() as held:
         if not held:
             return _skip(
@@ -95,7 +88,7 @@ def retraining(
         )
         try:
             ingested = assemble_training_set(cfg, strategy or policy.strategy, recent)
-            validate(cfg, ingested)
+            validate(cfg, ingested, str(run_dir(cfg.state_path) / "validation"))
             outcome = fit_gate_promote.with_options(task_runner=task_runner(cfg))(
                 cfg, ingested, trigger=reason
             )

@@ -7,12 +7,15 @@ from typing import Annotated
 from prefect import flow
 from pydantic import Field
 
-from driftline.config import DEFAULT_CONFIG_PATH, load_config
-from driftline.datasets import discover_sources
-from driftline.events import emit_run_failed
-from driftline.registry import ModelRegistry, RegistryError
-from driftline.runs import run_dir
-from tasks.score import DEFAULT_CHUNK_ROWS, ScoreResult, score
+from driftline.core.batch_scoring import DEFAULT_CHUNK_ROWS
+from driftline.core.config import DEFAULT_CONFIG_PATH, load_config
+from driftline.core.contracts import ScoreResult
+from driftline.core.datasets import discover_sources
+from driftline.errors import RegistryError
+from driftline.orchestration.events import emit_run_failed
+from driftline.orchestration.run_folders import run_dir
+from driftline.storage.registry import CHAMPION, ModelRegistry
+from tasks.score import score
 
 
 @flow(name="batch-scoring", on_failure=[emit_run_failed], log_prints=True)
@@ -36,7 +39,7 @@ def batch_scoring(
     """
     cfg = load_config(config_path)
     sources = [str(p.resolve()) for p in discover_sources(input)]
-    champion = ModelRegistry.for_config(cfg).alias("champion")
+    champion = ModelRegistry.for_config(cfg).alias(CHAMPION)
     if champion is None:
         raise RegistryError(f"{cfg.project}: no champion to score with; train and promote one")
     folder = run_dir(cfg.state_path)

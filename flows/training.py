@@ -7,43 +7,26 @@ it assembles, so both flows run the same steps.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated
 
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
-from prefect.task_runners import ThreadPoolTaskRunner
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from driftline.config import DEFAULT_CONFIG_PATH, CandidateName, ProjectConfig, load_config
-from driftline.datasets import DatasetRef
-from driftline.events import emit_run_failed
-from driftline.lineage import model_metadata
-from driftline.registry import CHAMPION, ModelRegistry, ModelVersion
-from driftline.runners import task_runner
-from driftline.runs import run_dir
+from driftline.core.config import DEFAULT_CONFIG_PATH, CandidateName, ProjectConfig, load_config
+from driftline.core.contracts import DatasetRef, Ingested, TrainingOutcome
+from driftline.core.lineage import model_metadata
+from driftline.orchestration.events import emit_run_failed
+from driftline.orchestration.run_folders import run_dir
+from driftline.orchestration.task_runners import task_runner
+from driftline.storage.registry import CHAMPION, ModelRegistry, ModelVersion, forced_reason
 from tasks.evaluate import compare, evaluate, evaluate_baseline
 from tasks.gate import gate
-from tasks.ingest import Ingested, ingest
+from tasks.ingest import ingest
 from tasks.register import promote, reference, register
 from tasks.split import split
 from tasks.train import cores_per_candidate, train_candidate
 from tasks.validate import validate
-
-
-class TrainingOutcome(BaseModel):
-    """What a training run ended with: the version it registered and what became of it."""
-
-    project: str
-    version: str
-    candidate: str
-    outcome: Literal["promoted", "rejected", "forced"]
-    metrics: dict[str, float]
-    baseline_version: str | None
-    blessing_reasons: list[str]
-    card_path: str
-    report_dir: str
-    validation: str | None = None
-    data_docs: str | None = None
 
 
 def _with_overrides(
@@ -61,18 +44,13 @@ def _with_overrides(
 
 def champion_training_set(champion: ModelVersion | None) -> DatasetRef | None:
     """The champion's training rows, which must stay out of the holdout it is judged on."""
-    if champion is None or "train" not in champion.metadata:
+    if champion is None or champion.metadata.train is None:
         return None
-    train = DatasetRef.model_validate(champion.metadata["train"])
+    train = champion.metadata.train
     return train if Path(train.path).exists() else None
 
 
-@flow(
-    name="fit-gate-promote",
-    on_failure=[emit_run_failed],
-    task_runner=ThreadPoolTaskRunner(max_workers=3),
-    log_prints=True,
-)
+@flow(name="fit-gate-promote", on_failure=[emit_run_failed], log_prints=True)
 def fit_gate_promote(
     cfg: ProjectConfig,
     ingested: Ingested,
@@ -83,6 +61,7 @@ def fit_gate_promote(
     """Split validated data, train every candidate in parallel, pick the best, score it and
     the champion on the same holdout, gate, register, and promote when blessed."""
     logger = get_run_logger()
+    folder = run_dir(cfg.state_path)
     schema = ingested.table_schema
     registry = ModelRegistry.for_config(cfg)
     champion = registry.alias(CHAMPION)
@@ -92,34 +71,51 @@ def fit_gate_promote(
         train_candidate.submit(cfg, parts, schema, name, n_jobs) for name in cfg.training.candidates
     ]
     trained = {future.result().name: future.result() for future in futures}
-    best = compare(cfg, [evaluate(cfg, t, parts, schema) for t in trained.values()])
+    records = [
+        evaluate(cfg, t, parts, schema, str(folder / "candidates" / t.name))
+        for t in trained.values()
+    ]
+    best = compare(cfg, records)
 
     baseline = None
     if champion is not None:
         model = registry.load_model(champion.version)
-        threshold = float(champion.metadata["threshold"])
-        baseline = evaluate_baseline(cfg, model, threshold, parts, schema, champion.version)
-    blessing = gate(cfg, best, baseline, best.name, champion.version if champion else None)
+        baseline = evaluate_baseline(
+            cfg, model, parts, schema, champion.version, str(folder / "baseline")
+        )
+    blessing = gate(
+        cfg.gates,
+        best,
+        baseline,
+        best.name,
+        champion.version if champion else None,
+        str(folder),
+        cfg.artifact_key("blessing"),
+    )
 
+    chosen = trained[best.name]
     metadata = model_metadata(
         cfg,
         ingested.dataset,
-        parts.train,
-        parts.holdout,
+        parts,
         schema,
         best,
-        trained[best.name].params,
+        chosen.params,
         blessing,
         trigger,
         str(flow_run.id) if flow_run.id else None,
     )
+    sample = reference(
+        chosen,
+        parts.holdout,
+        schema,
+        cfg.training.reference_sample_rows,
+        cfg.training.seed,
+        str(folder),
+    )
+    files = {Path(path).name: Path(path) for path in best.artifacts.values()}
     version = register(
-        cfg,
-        best.model_path,
-        metadata,
-        "blessed" if blessing.blessed else "rejected",
-        reference(cfg, best.model_path, parts.holdout, schema),
-        {name: Path(path) for name, path in best.artifacts.items()},
+        cfg, chosen, metadata, "blessed" if blessing.blessed else "rejected", sample, files
     )
     promoted = promote(cfg, version, blessing.blessed, force, force_reason)
 
@@ -136,8 +132,8 @@ def fit_gate_promote(
         metrics=best.metrics,
         baseline_version=champion.version if champion else None,
         blessing_reasons=blessing.reasons,
-        card_path=f"{version.uri}/card.md",
-        report_dir=str(run_dir(cfg.state_path)),
+        card_path=registry.card_path(version.version),
+        report_dir=str(folder),
     )
 
 
@@ -160,11 +156,10 @@ def training(
         force: Promote even if the gate rejects the candidate (needs a reason).
         force_reason: Why the gate is overridden; recorded in the audit log.
     """
-    if force and not (force_reason and force_reason.strip()):
-        raise ValueError("force=True needs a force_reason saying why the gate is overridden")
+    forced_reason(force, force_reason, "the new version")
     cfg = _with_overrides(load_config(config_path).with_source(data), candidates, search_budget)
     ingested = ingest(cfg)
-    checked = validate(cfg, ingested)
+    checked = validate(cfg, ingested, str(run_dir(cfg.state_path) / "validation"))
     # The task runner per config at run time: a Dask cluster when training.dask_address is set.
     run = fit_gate_promote.with_options(task_runner=task_runner(cfg))
     outcome = run(cfg, ingested, force, force_reason, trigger="manual")

@@ -2,35 +2,40 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
-from driftline.config import ProjectConfig
-from driftline.evaluation import EvaluationRecord
-from driftline.gates import Blessing, bless
-from driftline.runs import run_dir
+from driftline.core.atomic import write_atomic
+from driftline.core.config import Gates
+from driftline.core.contracts import Blessing, EvaluationRecord
+from driftline.core.gates import bless
 
 
 @task(name="gate", cache_policy=NO_CACHE)
 def gate(
-    cfg: ProjectConfig,
+    gates: Gates,
     candidate: EvaluationRecord,
     baseline: EvaluationRecord | None,
     candidate_id: str,
-    baseline_id: str | None = None,
+    baseline_id: str | None,
+    out_dir: str,
+    artifact_key: str,
 ) -> Blessing:
-    """Bless or reject the candidate against the configured gates and the champion's scores."""
+    """Bless or reject the candidate against the gates and the champion's scores; the verdict
+    goes to `out_dir/blessing.json` and the `artifact_key` artifact."""
     blessing = bless(
-        cfg.gates,
+        gates,
         candidate.metrics,
         baseline.metrics if baseline is not None else None,
         candidate_id,
         baseline_id,
     )
-    (run_dir(cfg.state_path) / "blessing.json").write_text(blessing.model_dump_json(indent=2))
+    write_atomic(Path(out_dir) / "blessing.json", blessing.model_dump_json(indent=2))
     create_markdown_artifact(
-        key=cfg.artifact_key("blessing"),
+        key=artifact_key,
         markdown=blessing.to_markdown(),
         description=f"Blessing of {candidate.name} ({candidate_id})",
     )

@@ -7,21 +7,21 @@ version, and a promotion must never be skipped because an earlier one looked ali
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
-import joblib
 import pandas as pd
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
-from driftline import events
-from driftline.config import ProjectConfig
-from driftline.datasets import DatasetRef, Schema
-from driftline.lineage import reference_sample
-from driftline.registry import CHAMPION, ModelRegistry, ModelVersion, RegistryError, key_metrics
-from driftline.runs import run_dir
-from tasks.retry import retry_on_io
+from driftline.core.atomic import atomic_path
+from driftline.core.config import ProjectConfig
+from driftline.core.contracts import DatasetRef, Schema, TrainedCandidate
+from driftline.core.lineage import reference_sample
+from driftline.core.metadata import ModelMetadata
+from driftline.orchestration import events
+from driftline.storage.candidate_models import load_candidate
+from driftline.storage.registry import CHAMPION, ModelRegistry, ModelVersion, forced_reason
+from tasks.policies import retry_on_io
 
 
 @task(
@@ -33,8 +33,8 @@ from tasks.retry import retry_on_io
 )
 def register(
     cfg: ProjectConfig,
-    model_path: str | Path,
-    metadata: dict[str, Any],
+    trained: TrainedCandidate,
+    metadata: ModelMetadata,
     status: str,
     reference_path: str | Path | None = None,
     files: dict[str, Path] | None = None,
@@ -44,26 +44,29 @@ def register(
     Retried on I/O errors only: a failed attempt leaves no visible version behind, so a
     retry cannot create a half or duplicate one (at most an unused version id).
     """
-    model = joblib.load(model_path)
     reference = pd.read_parquet(reference_path) if reference_path else None
     registry = ModelRegistry.for_config(cfg)
-    version = registry.register(model, metadata, status=status, reference=reference, files=files)
+    version = registry.register(
+        load_candidate(trained), metadata, status=status, reference=reference, files=files
+    )
     get_run_logger().info("registered %s (%s) at %s", version.version, status, version.uri)
     return version
 
 
 @task(name="reference-sample", cache_policy=NO_CACHE)
-def reference(cfg: ProjectConfig, model_path: str, holdout: DatasetRef, schema: Schema) -> str:
+def reference(
+    trained: TrainedCandidate,
+    holdout: DatasetRef,
+    schema: Schema,
+    rows: int,
+    seed: int,
+    out_dir: str,
+) -> str:
     """Write the reference sample monitoring will compare live traffic against."""
-    sample = reference_sample(
-        joblib.load(model_path),
-        holdout.load(),
-        schema,
-        cfg.training.reference_sample_rows,
-        cfg.training.seed,
-    )
-    path = run_dir(cfg.state_path) / "reference.parquet"
-    sample.to_parquet(path, index=False)
+    sample = reference_sample(load_candidate(trained), holdout.load(), schema, rows, seed)
+    path = Path(out_dir) / "reference.parquet"
+    with atomic_path(path) as tmp:
+        sample.to_parquet(tmp, index=False)
     return str(path)
 
 
@@ -81,13 +84,10 @@ def promote(
     `driftline.model.promoted` or `driftline.model.rejected` so automations can react
     (reload serving, alert a human).
     """
-    if force and not (reason and reason.strip()):
-        raise RegistryError(
-            f"forcing {version.version} past the gates needs a reason: it goes into the audit log"
-        )
     logger = get_run_logger()
+    audited = forced_reason(force, reason, version.version) or "passed the gates"
     if not blessing_passed and not force:
-        reasons = _rejection_reasons(version)
+        reasons = version.metadata.blessing.reasons or [f"{version.version} did not pass the gates"]
         events.emit(
             events.MODEL_REJECTED, cfg.project, {"version": version.version, "reasons": reasons}
         )
@@ -99,17 +99,15 @@ def promote(
     if champion is not None and champion.version == version.version:
         logger.info("%s is already the champion", version.version)  # a re-run after a promotion
         return champion
-    old = registry.promote(
-        version.version, reason=reason or "passed the gates", force=force, actor=_actor()
-    )
+    old = registry.promote(version.version, reason=audited, force=force, actor=_actor())
     events.emit(
         events.MODEL_PROMOTED,
         cfg.project,
         {
             "version": version.version,
             "previous_version": old.version if old else None,
-            "metrics": key_metrics(version),
-            "previous_metrics": key_metrics(old) if old else None,
+            "metrics": version.metadata.key_metrics(),
+            "previous_metrics": old.metadata.key_metrics() if old else None,
             "forced": force,
             "reason": reason,
         },
@@ -121,12 +119,6 @@ def promote(
         old.version if old else "none",
     )
     return registry.get(version.version)
-
-
-def _rejection_reasons(version: ModelVersion) -> list[str]:
-    blessing = version.metadata.get("blessing")
-    reasons = blessing.get("reasons") if isinstance(blessing, dict) else None
-    return list(reasons) if reasons else [f"{version.version} did not pass the gates"]
 
 
 def _actor() -> str:

@@ -7,13 +7,16 @@ from typing import Literal
 
 import pandas as pd
 from prefect import get_run_logger, task
+from prefect.artifacts import create_table_artifact
 
-from driftline.config import ProjectConfig
-from driftline.datasets import DataError, Schema, discover_sources, read_sources
-from driftline.registry import CHAMPION, ModelRegistry
-from driftline.serving.predlog import log_root, read_labelled_log
-from tasks.ingest import Ingested, publish
-from tasks.retry import retry_on_io
+from driftline.core import render
+from driftline.core.config import ProjectConfig
+from driftline.core.contracts import Ingested, Schema
+from driftline.core.datasets import discover_sources, publish, read_sources
+from driftline.errors import DataError
+from driftline.storage.prediction_log import log_root, read_labelled_log
+from driftline.storage.registry import CHAMPION, ModelRegistry
+from tasks.policies import retry_on_io
 
 Strategy = Literal["combined", "recent", "sliding"]
 
@@ -46,10 +49,10 @@ def assemble_training_set(
     """Reference data (the champion's training set, else the configured source) plus recent
     labelled data (a batch file/glob, else the labelled prediction log), by strategy."""
     champion = ModelRegistry.for_config(cfg).alias(CHAMPION)
-    if champion is not None:
-        schema = Schema.model_validate(champion.metadata["schema"])
-        reference = pd.read_parquet(champion.metadata["data"]["path"], columns=schema.columns)
-        sources = [Path(champion.metadata["data"]["path"])]
+    if champion is not None and champion.metadata.data is not None:
+        schema = champion.metadata.table_schema
+        reference = champion.metadata.data.load(columns=schema.columns)
+        sources = [Path(champion.metadata.data.path)]
     else:
         sources = discover_sources(cfg.resolve(cfg.data.source))
         reference, schema = read_sources(cfg, sources)
@@ -70,4 +73,16 @@ def assemble_training_set(
         len(recent),
         len(df),
     )
-    return publish(cfg, df, schema, [*sources, *recent_files])
+    ingested, report = publish(
+        df,
+        schema,
+        [*sources, *recent_files],
+        cfg.state_path / "datasets",
+        cfg.target.positive_label,
+    )
+    create_table_artifact(
+        key=cfg.artifact_key("data-profile"),
+        table=render.profile_rows(report),
+        description=render.profile_description(report),
+    )
+    return ingested

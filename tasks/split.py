@@ -3,64 +3,29 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any
 
-import pandas as pd
 from prefect import task
-from prefect.cache_policies import INPUTS, TASK_SOURCE
-from pydantic import BaseModel
-from sklearn.model_selection import train_test_split
 
-from driftline.candidates import labels
-from driftline.config import ProjectConfig
-from driftline.datasets import DataError, DatasetRef, write_dataset
-from tasks.ingest import Ingested
-from tasks.retry import retry_on_io
+from driftline.core.config import ProjectConfig
+from driftline.core.contracts import DatasetRef, Ingested, Split
+from driftline.core.datasets import write_dataset
+from driftline.core.splitting import split_frame
+from tasks.policies import cached_on, retry_on_io
 
 
-class Split(BaseModel):
-    """The training set and the holdout every model of a run is scored on."""
-
-    train: DatasetRef
-    holdout: DatasetRef
-    strategy: Literal["stratified", "time"]
-    time_cutoff: str | None = None
-
-
-def _by_time(df: pd.DataFrame, column: str, fraction: float) -> tuple[pd.Series, str]:
-    """Holdout = rows at or after the cutoff time, so one timestamp never lands on both sides.
-
-    Rows without a timestamp stay in training (they cannot be 'later').
-    """
-    times = df[column].dropna().sort_values(kind="stable")
-    if times.empty:
-        raise DataError(f"time split: column '{column}' holds no timestamps")
-    cutoff = times.iloc[min(int(len(times) * (1 - fraction)), len(times) - 1)]
-    holdout = df[column] >= cutoff
-    if holdout.all():
-        raise DataError(
-            f"time split: every row has the timestamp {cutoff}; nothing is left for training"
-        )
-    return holdout, str(cutoff)
-
-
-def _check_classes(part: pd.DataFrame, cfg: ProjectConfig, which: str) -> None:
-    if labels(part, cfg).nunique() < 2:
-        raise DataError(
-            f"{which} set of {len(part)} rows holds one class of '{cfg.target.column}' only; "
-            "use more data or a different holdout_fraction"
-        )
-
-
-def seen_rows(df: pd.DataFrame, seen: pd.DataFrame, columns: list[str]) -> pd.Series:
-    """Rows of `df` whose values (over `columns`) occur in `seen`.
-
-    Written by hand because no library compares rows across two tables by content; pandas'
-    row hashes make it one vectorised `isin`.
-    """
-    hashes = pd.util.hash_pandas_object(df[columns], index=False)
-    known = pd.util.hash_pandas_object(seen[columns], index=False)
-    return pd.Series(hashes.isin(known).to_numpy(), index=df.index)
+def _shapes(parameters: dict[str, Any]) -> dict[str, Any]:
+    """The data, the champion's rows, the split settings and the state folder shape a split."""
+    cfg: ProjectConfig = parameters["cfg"]
+    seen: DatasetRef | None = parameters.get("seen")
+    return {
+        "data": parameters["ingested"].dataset.fingerprint,
+        "seen": seen.fingerprint if seen else None,
+        "target": cfg.target.model_dump(mode="json"),
+        "timestamp_column": cfg.timestamp_column,
+        "split": cfg.training.model_dump(mode="json", include={"holdout_fraction", "seed"}),
+        "state": str(cfg.state_path),
+    }
 
 
 @task(
@@ -68,61 +33,22 @@ def seen_rows(df: pd.DataFrame, seen: pd.DataFrame, columns: list[str]) -> pd.Se
     retries=2,
     retry_delay_seconds=2,
     retry_condition_fn=retry_on_io,
-    cache_policy=INPUTS + TASK_SOURCE,
+    cache_policy=cached_on(_shapes),
     persist_result=True,
 )
 def split(cfg: ProjectConfig, ingested: Ingested, seen: DatasetRef | None = None) -> Split:
-    """Stratified (seeded) holdout, or the latest rows by `timestamp_column` when it is set.
-
-    `seen` is the champion's training set: its rows never enter the holdout, so the champion
-    and the candidate are compared on rows neither has trained on (retraining's combined
-    data holds the champion's training rows).
-    """
-    df = ingested.dataset.load()
-    fraction = cfg.training.holdout_fraction
-    cutoff = None
-    columns = [*ingested.table_schema.features, ingested.table_schema.target]
-    trained_on = (
-        seen_rows(df, seen.load(columns=columns), columns)
-        if seen is not None
-        else pd.Series(False, index=df.index)
+    """Hold out the rows every model of the run is scored on (`driftline.core.splitting`);
+    `seen` is the champion's training set, whose rows stay out of the holdout."""
+    schema = ingested.table_schema
+    columns = [*schema.features, schema.target]
+    parts = split_frame(
+        ingested.dataset.load(), cfg, columns, seen.load(columns=columns) if seen else None
     )
-    eligible = df[~trained_on]
-    want = min(round(len(df) * fraction), len(eligible))
-    if want < 2:
-        raise DataError(
-            f"split: only {len(eligible)} of {len(df)} rows are unseen by the champion; "
-            "a fair holdout needs new rows"
-        )
-    if cfg.timestamp_column:
-        strategy: Literal["stratified", "time"] = "time"
-        in_holdout, cutoff = _by_time(eligible, cfg.timestamp_column, want / len(eligible))
-        holdout = eligible[in_holdout]
-    else:
-        strategy = "stratified"
-        y = labels(eligible, cfg)
-        if y.value_counts().reindex([0, 1], fill_value=0).min() < 2:
-            raise DataError(
-                f"stratified split: a class of '{cfg.target.column}' has fewer than 2 rows"
-            )
-        holdout = (
-            eligible
-            if want == len(eligible)
-            else train_test_split(
-                eligible, test_size=want, stratify=y, random_state=cfg.training.seed
-            )[1]
-        )
-    # Rows keep the dataset's order on both sides: the same rows give the same files (and
-    # bit-identical metrics), however they were drawn.
-    holdout = holdout.sort_index()
-    train = df.drop(index=holdout.index)
-    _check_classes(train, cfg, "training")
-    _check_classes(holdout, cfg, "holdout")
     folder = cfg.state_path / "datasets"
     parent = [Path(ingested.dataset.path)]
     return Split(
-        train=write_dataset(train.reset_index(drop=True), folder, parent),
-        holdout=write_dataset(holdout.reset_index(drop=True), folder, parent),
-        strategy=strategy,
-        time_cutoff=cutoff,
+        train=write_dataset(parts.train.reset_index(drop=True), folder, parent),
+        holdout=write_dataset(parts.holdout.reset_index(drop=True), folder, parent),
+        strategy=parts.strategy,
+        time_cutoff=parts.time_cutoff,
     )

@@ -2,37 +2,18 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
-import joblib
 from prefect import get_run_logger, task
-from prefect.cache_policies import TASK_SOURCE, CacheKeyFnPolicy
-from prefect.context import TaskRunContext
-from pydantic import BaseModel
 
-from driftline.candidates import labels, search
-from driftline.config import ProjectConfig
-from driftline.datasets import Schema
-from driftline.runners import sklearn_parallelism
-from tasks.retry import retry_on_io
-from tasks.split import Split
-
-
-class TrainedCandidate(BaseModel):
-    """A fitted candidate: where its pipeline is, how it was chosen, and its threshold."""
-
-    name: str
-    model_path: str
-    params: dict[str, Any]
-    cv_score: float
-    threshold: float
-    fit_seconds: float
+from driftline.core.candidates import labels, search
+from driftline.core.config import ProjectConfig
+from driftline.core.contracts import Schema, Split, TrainedCandidate
+from driftline.core.fingerprints import digest
+from driftline.orchestration.task_runners import sklearn_parallelism
+from driftline.storage.candidate_models import save_candidate
+from tasks.policies import cached_on, retry_on_io
 
 
 def cores_per_candidate(n_jobs: int, n_candidates: int) -> int:
@@ -40,13 +21,13 @@ def cores_per_candidate(n_jobs: int, n_candidates: int) -> int:
     return max(1, n_jobs // max(1, n_candidates))
 
 
-def fit_key(cfg: ProjectConfig, split: Split, schema: Schema, candidate: str) -> str:
-    """Hash of what shapes a fit: data, schema, target, candidate and the search settings.
+def fit_shapes(cfg: ProjectConfig, split: Split, schema: Schema, candidate: str) -> dict[str, Any]:
+    """What shapes a fit: data, schema, target, candidate and the search settings.
 
-    Narrower than hashing all inputs on purpose: gate, monitoring or serving settings and
-    `n_jobs` do not change a fit, so changing them must not throw completed fits away.
+    Gate, monitoring or serving settings and `n_jobs` do not change a fit, so changing them
+    must not throw completed fits away.
     """
-    settings = {
+    return {
         "train": [split.train.path, split.train.fingerprint],
         "schema": schema.model_dump(mode="json"),
         "target": cfg.target.model_dump(mode="json"),
@@ -56,26 +37,11 @@ def fit_key(cfg: ProjectConfig, split: Split, schema: Schema, candidate: str) ->
             include={"search_budget", "cv_folds", "seed", "threshold", "feature_selection"},
         ),
     }
-    blob = json.dumps(settings, sort_keys=True).encode()
-    return hashlib.sha256(blob).hexdigest()[:20]
 
 
-def _train_key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
+def _shapes(parameters: dict[str, Any]) -> dict[str, Any]:
     p = parameters
-    return f"train-{p['candidate']}-{fit_key(p['cfg'], p['split'], p['schema'], p['candidate'])}"
-
-
-def _dump_atomic(obj: Any, target: Path) -> None:
-    """joblib.dump to a temporary file, then rename: a crash never leaves half a model."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
-    os.close(fd)
-    try:
-        joblib.dump(obj, tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    return fit_shapes(p["cfg"], p["split"], p["schema"], p["candidate"])
 
 
 @task(
@@ -84,7 +50,7 @@ def _dump_atomic(obj: Any, target: Path) -> None:
     retries=1,
     retry_delay_seconds=2,
     retry_condition_fn=retry_on_io,
-    cache_policy=TASK_SOURCE + CacheKeyFnPolicy(cache_key_fn=_train_key),
+    cache_policy=cached_on(_shapes),
     persist_result=True,
 )
 def train_candidate(
@@ -101,9 +67,9 @@ def train_candidate(
     with sklearn_parallelism(n_jobs) as jobs:  # joblib on Dask when run by a Dask worker
         result = search(candidate, df, labels(df, cfg), schema, cfg.training, jobs)
     fit_seconds = time.perf_counter() - start
-    key = fit_key(cfg, split, schema, candidate)
+    key = digest(fit_shapes(cfg, split, schema, candidate))
     model_path = cfg.state_path / "models-wip" / f"{candidate}-{key}" / "model.joblib"
-    _dump_atomic(result.model, model_path)
+    sha256 = save_candidate(result.model, model_path)
     get_run_logger().info(
         "%s: cv roc_auc %.4f, threshold %.3f, %.1f s, params %s",
         candidate,
@@ -115,6 +81,7 @@ def train_candidate(
     return TrainedCandidate(
         name=candidate,
         model_path=str(model_path),
+        sha256=sha256,
         params=result.params,
         cv_score=result.cv_score,
         threshold=result.threshold,

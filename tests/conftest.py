@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 _SESSION_STATE = Path(tempfile.mkdtemp(prefix="driftline-tests-"))
-from driftline.environment import configure  # noqa: E402
+from driftline.orchestration.environment import configure  # noqa: E402
 
 configure(_SESSION_STATE)
 os.environ["PREFECT_LOGGING_TO_API_ENABLED"] = "false"
@@ -24,8 +24,8 @@ from prefect.events import Event  # noqa: E402
 from prefect.events.clients import AssertingEventsClient  # noqa: E402
 from prefect.events.worker import EventsWorker  # noqa: E402
 
-from driftline.config import ProjectConfig, load_config  # noqa: E402
-from driftline.generator import write_batches  # noqa: E402
+from driftline.core.config import ProjectConfig, load_config  # noqa: E402
+from driftline.core.generator import write_batches  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_CONFIG = ROOT / "driftline.yaml"

@@ -11,7 +11,7 @@ from conftest import write_project
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold, cross_val_predict, train_test_split
 
-from driftline.candidates import (
+from driftline.core.candidates import (
     CANDIDATES,
     SearchResult,
     best_f1_threshold,
@@ -19,8 +19,8 @@ from driftline.candidates import (
     labels,
     search,
 )
-from driftline.config import FeatureSelection, ProjectConfig, Threshold, Training, load_config
-from driftline.datasets import Schema, discover_sources, read_sources
+from driftline.core.config import FeatureSelection, ProjectConfig, Threshold, Training, load_config
+from driftline.core.datasets import Schema, discover_sources, read_sources
 
 
 @pytest.fixture(scope="module")
@@ -154,8 +154,8 @@ def test_k_best_reduces_features(data, parts) -> None:
         schema,
         small(cfg.training, feature_selection=selection),
     )
-    assert result.model.named_steps["select"].get_support().sum() == 5
-    assert result.model.named_steps["model"].n_features_in_ == 5
+    assert result.model.estimator.named_steps["select"].get_support().sum() == 5
+    assert result.model.estimator.named_steps["model"].n_features_in_ == 5
     full = build_pipeline("logistic_regression", schema, FeatureSelection(), 0)
     assert "select" not in full.named_steps
     assert (

@@ -8,20 +8,28 @@ import pytest
 from sklearn.dummy import DummyClassifier
 from typer.testing import CliRunner, Result
 
-from driftline.cli import models
-from driftline.config import ProjectConfig
-from driftline.registry import ModelRegistry
+from driftline.apps.cli import models
+from driftline.core.config import ProjectConfig
+from driftline.core.contracts import Blessing
+from driftline.core.metadata import ModelMetadata
+from driftline.storage.registry import ModelRegistry
+from driftline.testing.models import churn_metadata
 
 runner = CliRunner()
 
 
-def metadata(candidate: str, roc_auc: float, passed: bool) -> dict[str, object]:
-    return {
-        "project": "churn-demo",
-        "candidate": candidate,
-        "metrics": {"roc_auc": roc_auc, "pr_auc": 0.5, "f1": 0.6, "log_loss": 0.45},
-        "blessing": {"passed": passed, "reasons": [] if passed else ["roc_auc below 0.75"]},
-    }
+def metadata(candidate: str, roc_auc: float, passed: bool) -> ModelMetadata:
+    return churn_metadata(
+        candidate=candidate,
+        metrics={"roc_auc": roc_auc, "pr_auc": 0.5, "f1": 0.6, "log_loss": 0.45},
+        blessing=Blessing(
+            blessed=passed,
+            candidate_id=candidate,
+            baseline_id=None,
+            checks=[],
+            reasons=[] if passed else ["roc_auc below 0.75"],
+        ),
+    )
 
 
 @pytest.fixture
@@ -112,7 +120,7 @@ def test_unknown_version_is_a_clear_error(config: Path, command: str) -> None:
 
 
 def test_models_is_a_driftline_subcommand() -> None:
-    from driftline.cli import app
+    from driftline.apps.cli import app
 
     result = runner.invoke(app, ["models", "--help"])
     assert result.exit_code == 0

@@ -10,7 +10,7 @@ import pytest
 import typer
 from typer.testing import CliRunner, Result
 
-from driftline.cli import app
+from driftline.apps.cli import app
 
 runner = CliRunner()
 

@@ -9,8 +9,8 @@ from conftest import write_project
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect_dask import DaskTaskRunner
 
-from driftline.config import load_config
-from driftline.runners import sklearn_parallelism, task_runner
+from driftline.core.config import load_config
+from driftline.orchestration.task_runners import sklearn_parallelism, task_runner
 
 
 def test_runner_follows_the_config(tmp_path: Path) -> None:

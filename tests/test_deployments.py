@@ -20,9 +20,14 @@ from deployments.definitions import (
     retraining_trigger,
     runner_deployments,
 )
-from driftline.cli.flows import parse_params
-from driftline.config import ProjectConfig, load_config
-from driftline.events import DRIFT_DETECTED, MODEL_PROMOTED, PERFORMANCE_DEGRADED, emit
+from driftline.apps.cli.flows import parse_params
+from driftline.core.config import ProjectConfig, load_config
+from driftline.orchestration.events import (
+    DRIFT_DETECTED,
+    MODEL_PROMOTED,
+    PERFORMANCE_DEGRADED,
+    emit,
+)
 
 
 @pytest.fixture

@@ -13,9 +13,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from driftline.config import Monitoring
-from driftline.drift import check_drift
-from driftline.generator import CATEGORICAL, NUMERIC, TARGET, Drift, generate
+from driftline.core.config import Monitoring
+from driftline.core.drift import check_drift
+from driftline.core.generator import CATEGORICAL, NUMERIC, TARGET, Drift, generate
 
 FEATURES = [*NUMERIC, *CATEGORICAL]
 

@@ -9,15 +9,21 @@ import pandas as pd
 import pytest
 from conftest import write_project
 from sklearn import metrics
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import FixedThresholdClassifier, train_test_split
 from sklearn.pipeline import Pipeline
 
-from driftline.candidates import build_pipeline, labels
-from driftline.config import FeatureSelection, ProjectConfig, load_config
-from driftline.datasets import Schema, discover_sources, read_sources
-from driftline.evaluation import EvaluationRecord, evaluate_model
+from driftline.core.candidates import build_pipeline, labels
+from driftline.core.config import FeatureSelection, ProjectConfig, load_config
+from driftline.core.contracts import EvaluationRecord, Schema
+from driftline.core.datasets import discover_sources, read_sources
+from driftline.core.evaluation import evaluate_model
 
 THRESHOLD = 0.4
+
+
+def at(model: object, threshold: float) -> FixedThresholdClassifier:
+    """The model with its decision threshold inside, as training stores it."""
+    return FixedThresholdClassifier(model, threshold=threshold)
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +43,7 @@ def fitted(
 def report(fitted, tmp_path_factory: pytest.TempPathFactory) -> tuple[EvaluationRecord, Path]:
     cfg, schema, model, holdout = fitted
     out = tmp_path_factory.mktemp("report")
-    return evaluate_model(model, THRESHOLD, holdout, schema, cfg, out, name="lr"), out
+    return evaluate_model(at(model, THRESHOLD), holdout, schema, cfg, out, name="lr"), out
 
 
 def test_metrics_match_sklearn(fitted, report) -> None:
@@ -96,7 +102,7 @@ def test_missing_values_and_numbers_get_their_own_groups(fitted) -> None:
         update={"slice_columns": ["payment_method", "tenure_months"]}
     )
     cfg = cfg.model_copy(update={"training": training})
-    record = evaluate_model(model, THRESHOLD, holdout, schema, cfg)
+    record = evaluate_model(at(model, THRESHOLD), holdout, schema, cfg)
     payment = {s.group for s in record.slices if s.column == "payment_method"}
     assert "(missing)" in payment
     tenure = [s for s in record.slices if s.column == "tenure_months"]
@@ -116,7 +122,7 @@ def test_permutation_importance(report, fitted) -> None:
 
 def test_without_out_dir_no_files(fitted) -> None:
     cfg, schema, model, holdout = fitted
-    record = evaluate_model(model, 0.5, holdout, schema, cfg)
+    record = evaluate_model(at(model, 0.5), holdout, schema, cfg)
     assert record.artifacts == {} and record.permutation_importance == []
     assert record.slices
 
@@ -125,7 +131,7 @@ def test_one_class_holdout_is_refused(fitted) -> None:
     cfg, schema, model, holdout = fitted
     negatives = holdout[labels(holdout, cfg) == 0]
     with pytest.raises(ValueError, match="one class only"):
-        evaluate_model(model, 0.5, negatives, schema, cfg)
+        evaluate_model(at(model, 0.5), negatives, schema, cfg)
 
 
 def test_unknown_slice_column_is_named(fitted) -> None:
@@ -134,7 +140,7 @@ def test_unknown_slice_column_is_named(fitted) -> None:
         update={"training": cfg.training.model_copy(update={"slice_columns": ["planet"]})}
     )
     with pytest.raises(ValueError, match="slice column 'planet'"):
-        evaluate_model(model, 0.5, holdout, schema, cfg)
+        evaluate_model(at(model, 0.5), holdout, schema, cfg)
 
 
 def test_any_model_with_predict_proba_is_scored(fitted) -> None:
@@ -145,6 +151,6 @@ def test_any_model_with_predict_proba_is_scored(fitted) -> None:
         def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
             return np.tile([0.7, 0.3], (len(X), 1))
 
-    record = evaluate_model(Constant(), 0.5, holdout, schema, cfg)
+    record = evaluate_model(Constant(), holdout, schema, cfg)
     assert record.metrics["roc_auc"] == 0.5
     assert record.metrics["recall"] == 0.0

@@ -12,9 +12,9 @@ import pandas as pd
 import pytest
 from conftest import ROOT, write_project
 
-from driftline.config import ConfigError, load_config
-from driftline.datasets import Schema, discover_sources, read_sources
-from driftline.expectations import load_suite, run_validation, save_suite, suggest_suite
+from driftline.core.config import ConfigError, load_config
+from driftline.core.datasets import Schema, discover_sources, read_sources
+from driftline.storage.expectations import load_suite, run_validation, save_suite, suggest_suite
 
 DEMO_SUITE = ROOT / "expectations" / "churn.json"
 
@@ -222,7 +222,7 @@ def test_load_suite_errors_name_the_file(tmp_path: Path, content: str | None, me
 def test_cli_suggest_writes_a_suite_that_passes_the_data(project, tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from driftline.cli import app
+    from driftline.apps.cli import app
 
     config = project.base_dir / "driftline.yaml"
     args = ["expectations", "suggest", "-c", str(config), "--name", "mine", "--out", str(tmp_path)]

@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from driftline.config import Bound, Change, Gates
-from driftline.gates import bless
+from driftline.core.config import Bound, Change, Gates
+from driftline.core.gates import bless
 
 
 def value(metric: str, **bound: float) -> Gates:

@@ -10,9 +10,9 @@ import pytest
 import yaml
 from conftest import DEMO_CONFIG
 
-from driftline.config import ConfigError, ProjectConfig, load_config
-from driftline.datasets import DataError, discover_sources, read_sources
-from driftline.generator import NUMERIC, Drift, generate, write_batches
+from driftline.core.config import ConfigError, ProjectConfig, load_config
+from driftline.core.datasets import DataError, discover_sources, read_sources
+from driftline.core.generator import NUMERIC, Drift, generate, write_batches
 
 
 def _config_with(tmp_path: Path, edit) -> Path:

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from conftest import ROOT, write_project
 
-from driftline.config import load_config
+from driftline.core.config import load_config
 from flows.ingest import ingest_and_validate
 from tasks.validate import ValidationFailed
 

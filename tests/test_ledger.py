@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from driftline.ledger import RetrainingLedger
+from driftline.storage.ledger import RetrainingLedger
 
 HOUR = timedelta(hours=1)
 

@@ -14,12 +14,14 @@ from conftest import write_project
 from prefect import flow
 
 import flows.monitoring as monitoring_flow
-from driftline import events
-from driftline.config import FeatureDrift, ProjectConfig, load_config
-from driftline.drift import check_drift
-from driftline.generator import CATEGORICAL, NUMERIC, Drift, generate, write_batches
-from driftline.serving.predlog import PREDICTIONS, log_root, write_part
-from tasks.monitor import alert, read_history
+from driftline.core.config import FeatureDrift, ProjectConfig, load_config
+from driftline.core.drift import check_drift
+from driftline.core.generator import CATEGORICAL, NUMERIC, Drift, generate, write_batches
+from driftline.orchestration import events
+from driftline.storage.monitoring_history import MonitoringHistory
+from driftline.storage.prediction_log import PREDICTIONS, log_root, write_part
+from driftline.testing.models import churn_metadata
+from tasks.monitor import alert
 
 if TYPE_CHECKING:
     from conftest import CapturedEvents
@@ -39,8 +41,7 @@ class FakeRegistry:
     def alias(self, name: str) -> SimpleNamespace | None:
         if self.reference is None:
             return None
-        features = {"numeric": NUMERIC, "categorical": CATEGORICAL}
-        return SimpleNamespace(version="v0007", metadata={"features": features})
+        return SimpleNamespace(version="v0007", metadata=churn_metadata())
 
     def reference_uri(self, version: str) -> str:
         return str(self.reference)
@@ -100,7 +101,7 @@ def test_flow_checks_a_batch_writes_reports_history_and_alerts(
     assert {"age", "support_calls", "data_usage_gb", "contract"} <= set(result.drifted_columns)
     assert result.report_path and Path(result.report_path).stat().st_size > 10_000
     assert Path(result.report_path).with_suffix(".json").exists()
-    history = read_history(load_config(config_path))
+    history = MonitoringHistory.for_config(load_config(config_path)).read()
     assert len(history) == 1 and history["rows_current"].iloc[0] == 1500
     assert history["report_path"].iloc[0] == result.report_path
     (event,) = captured.named(events.DRIFT_DETECTED)
@@ -139,6 +140,6 @@ def test_next_window_starts_where_the_last_check_ended(
     third = monitoring_flow.monitoring(config_path=str(config_path))
     assert third is not None and third.rows.current == 700
     assert third.window_start == second.window_end
-    history = read_history(cfg)
+    history = MonitoringHistory.for_config(cfg).read()
     assert history["verdict"].tolist() == [False, True, True]
     assert pd.Timestamp(history["window_end"].iloc[-1]) == pd.Timestamp(third.window_end)

@@ -18,7 +18,7 @@ from test_production_e2e import DOC_COMMANDS
 
 from deployments.definitions import deployment_specs, load_flow
 from deployments.prefect_yaml import NAME_SUFFIX, WORK_POOL, prefect_yaml
-from driftline.config import load_config
+from driftline.core.config import load_config
 
 PREFECT_YAML = ROOT / "prefect.yaml"
 DOC = ROOT / "README.md"

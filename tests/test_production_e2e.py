@@ -24,10 +24,11 @@ import httpx
 import pytest
 from conftest import ROOT, write_project
 
-from driftline.config import load_config
-from driftline.ledger import RetrainingLedger
-from driftline.postgres import scratch_database, unreachable_reason
-from driftline.server import child, free_port, prefect_server, prefect_worker, wait_healthy
+from driftline.core.config import load_config
+from driftline.orchestration.prefect_server import child, free_port, prefect_server, wait_healthy
+from driftline.storage.ledger import RetrainingLedger
+from driftline.testing.postgres import scratch_database, unreachable_reason
+from driftline.testing.prefect_workers import prefect_worker
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 
@@ -47,7 +48,8 @@ RUN_TRAINING = (
 EMIT_DRIFT = f"prefect events emit driftline.drift.detected --resource-id driftline.model.{PROJECT}"
 SERVE = "driftline serve --config {config} --port {port}"
 # The README's production commands, verbatim; {placeholders} are filled in per test.
-# SERVER and WORKER run through driftline.server (the same commands, as child processes).
+# SERVER and WORKER run through driftline.orchestration.prefect_server and
+# driftline.testing.prefect_workers (the same commands, as child processes).
 DOC_COMMANDS = (SERVER, POOL, DEPLOY, WORKER, NAMED_WORKER, RUN_TRAINING, EMIT_DRIFT, SERVE)
 
 SMALL_TRAINING = {

@@ -19,24 +19,23 @@ import joblib
 import numpy as np
 import pandas as pd
 import pytest
+from pydantic import ValidationError
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from driftline import events
-from driftline.config import ProjectConfig
-from driftline.generator import CATEGORICAL, NUMERIC, TARGET, generate
-from driftline.registry import (
-    CHAMPION,
-    PREVIOUS,
-    IntegrityError,
-    ModelRegistry,
-    ModelVersion,
-    RegistryError,
-    key_metrics,
-)
+from driftline.core.config import ProjectConfig
+from driftline.core.contracts import Blessing, DatasetRef, TrainedCandidate
+from driftline.core.generator import CATEGORICAL, NUMERIC, TARGET, generate
+from driftline.core.metadata import ModelMetadata
+from driftline.errors import IntegrityError, RegistryError
+from driftline.orchestration import events
+from driftline.storage.candidate_models import save_candidate
+from driftline.storage.registry import CHAMPION, PREVIOUS, ModelRegistry, ModelVersion
+from driftline.storage.registry.aliases import AliasStore
+from driftline.testing.models import churn_metadata
 
 # Objects unpickled by the tripwire; a refused load must leave this empty.
 UNPICKLED: list[str] = []
@@ -77,24 +76,32 @@ def model(data: pd.DataFrame) -> Pipeline:
     return make_pipeline(prep, LogisticRegression(max_iter=500)).fit(data, data[TARGET])
 
 
-def meta(roc_auc: float = 0.85, **extra: Any) -> dict[str, Any]:
+def _ref(letter: str) -> DatasetRef:
+    return DatasetRef(
+        path=f"/data/{letter}", fingerprint=letter * 20, rows=1, columns=[], sources=[]
+    )
+
+
+def meta(roc_auc: float = 0.85, **extra: Any) -> ModelMetadata:
     """Metadata as the training flow records it."""
-    return {
-        "project": "churn-demo",
-        "candidate": "logistic_regression",
-        "target": TARGET,
-        "positive_label": 1,
-        "data_fingerprint": "d" * 20,
-        "holdout_fingerprint": "h" * 20,
-        "config_hash": "c" * 16,
+    fields: dict[str, Any] = {
         "params": {"C": 1.0},
         "metrics": {"roc_auc": roc_auc, "pr_auc": 0.7, "f1": np.float64(0.61), "log_loss": 0.42},
-        "blessing": {"passed": True, "reasons": []},
         "threshold": 0.37,
-        "features": {"numeric": NUMERIC, "categorical": CATEGORICAL},
-        "flow_run_id": "run-1",
-        **extra,
+        "data": _ref("d"),
+        "holdout": _ref("h"),
     }
+    return churn_metadata(**(fields | extra))
+
+
+def rejected(reasons: list[str]) -> Blessing:
+    return Blessing(
+        blessed=False,
+        candidate_id="logistic_regression",
+        baseline_id=None,
+        checks=[],
+        reasons=reasons,
+    )
 
 
 @pytest.fixture
@@ -143,14 +150,19 @@ def test_register_list_get(
     stored = json.loads((folder / "metadata.json").read_text())
     assert stored["version"] == "v0001" and stored["sha256"] == v1.sha256
     assert stored["metrics"]["f1"] == pytest.approx(0.61)  # a numpy float, stored as JSON
-    env = v1.metadata["environment"]
+    env = v1.metadata.lineage.libraries
     assert set(env) >= {"sklearn", "pandas", "numpy", "prefect", "driftline"} and env["sklearn"]
-    assert "commit" in v1.metadata.get("git", {"commit": None})
+    assert v1.metadata.lineage.code is None or v1.metadata.lineage.code.commit
     card = (folder / "card.md").read_text()
     for part in ("## Purpose", "## Metrics (holdout)", "| roc_auc | 0.8500 |", "## Lineage"):
         assert part in card
     assert (Path(v2.uri) / "card.md").read_text() == "# my card\n"
-    assert key_metrics(v1) == {"roc_auc": 0.85, "pr_auc": 0.7, "f1": 0.61, "log_loss": 0.42}
+    assert v1.metadata.key_metrics() == {
+        "roc_auc": 0.85,
+        "pr_auc": 0.7,
+        "f1": 0.61,
+        "log_loss": 0.42,
+    }
 
     loaded = registry.load_model("v0001")
     np.testing.assert_allclose(loaded.predict_proba(data), model.predict_proba(data))
@@ -162,14 +174,14 @@ def test_register_list_get(
 def test_bad_requests_are_refused(registry: ModelRegistry, model: Pipeline) -> None:
     with pytest.raises(RegistryError, match="status"):
         registry.register(model, meta(), status="maybe")
-    with pytest.raises(RegistryError, match="written by the registry"):
+    with pytest.raises(ValidationError, match="sha256"):  # the registry's own fields
         registry.register(model, meta(sha256="x"), status="blessed")
     with pytest.raises(RegistryError, match="do not exist"):
         registry.register(model, meta(), status="blessed", files={"a.png": Path("/nope.png")})
     with pytest.raises(RegistryError, match="relative path"):
         registry.register(model, meta(), status="blessed", files={"../x": Path(__file__)})
     with pytest.raises(RegistryError, match="not JSON"):
-        registry.register(model, meta(when=object()), status="blessed")
+        registry.register(model, meta(params={"when": object()}), status="blessed")
     assert registry.versions() == []
     for name in ("v0099", "../v0001", "champion"):
         with pytest.raises(RegistryError, match="unknown model version"):
@@ -314,16 +326,16 @@ def test_crash_between_alias_move_and_audit_loses_no_entry(
 ) -> None:
     two_versions(registry, model)
     registry.promote("v0001", reason="first")
-    append = ModelRegistry._append_audit
+    append = AliasStore.append_audit
 
-    def crash(self: ModelRegistry, entries: list[dict[str, Any]]) -> None:
+    def crash(self: AliasStore, entries: list[dict[str, Any]]) -> None:
         if entries:
             raise OSError("killed before the audit append")
 
-    monkeypatch.setattr(ModelRegistry, "_append_audit", crash)
+    monkeypatch.setattr(AliasStore, "append_audit", crash)
     with pytest.raises(OSError, match="killed"):
         registry.promote("v0002", reason="better")
-    monkeypatch.setattr(ModelRegistry, "_append_audit", append)
+    monkeypatch.setattr(AliasStore, "append_audit", append)
 
     assert registry.aliases() == {CHAMPION: "v0002", PREVIOUS: "v0001"}
     expected = [("first", "v0001"), ("better", "v0002"), ("better", "v0001")]
@@ -466,17 +478,25 @@ def test_register_and_promote_tasks(
     from tasks.register import promote, register
 
     model_path = tmp_path / "model.joblib"
-    joblib.dump(model, model_path)
+    trained = TrainedCandidate(
+        name="logistic_regression",
+        model_path=str(model_path),
+        sha256=save_candidate(model, model_path),
+        params={},
+        cv_score=0.8,
+        threshold=0.5,
+        fit_seconds=1.0,
+    )
     reference_path = tmp_path / "reference.parquet"
     data.head(20).to_parquet(reference_path)
     registry = ModelRegistry.for_config(cfg)
     with disable_run_logger():
-        v1 = register.fn(cfg, model_path, meta(0.8), "blessed", reference_path, None)
-        v2 = register.fn(cfg, model_path, meta(0.86), "blessed", None, None)
+        v1 = register.fn(cfg, trained, meta(0.8), "blessed", reference_path, None)
+        v2 = register.fn(cfg, trained, meta(0.86), "blessed", None, None)
         bad = register.fn(
             cfg,
-            model_path,
-            meta(0.6, blessing={"passed": False, "reasons": ["roc_auc 0.6 < 0.75"]}),
+            trained,
+            meta(0.6, blessing=rejected(["roc_auc 0.6 < 0.75"])),
             "rejected",
             None,
             None,

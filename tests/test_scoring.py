@@ -9,11 +9,12 @@ import pandas as pd
 import pytest
 from test_serving import FEATURES, fit_model, metadata
 
-from driftline.config import ProjectConfig
-from driftline.datasets import DataError
-from driftline.generator import CATEGORICAL, ID, NUMERIC, generate
-from driftline.registry import ModelRegistry
-from tasks.score import ScoringFailed, features_suite, load_verified, score_files
+from driftline.core.batch_scoring import score_files
+from driftline.core.config import ProjectConfig
+from driftline.core.generator import CATEGORICAL, ID, NUMERIC, generate
+from driftline.errors import DataError, ScoringFailed
+from driftline.storage.expectations import features_suite
+from driftline.storage.registry import ModelRegistry
 
 
 @pytest.fixture
@@ -25,7 +26,7 @@ def champion(project: ProjectConfig) -> str:
 
 
 def test_score_files_in_chunks(project: ProjectConfig, champion: str, tmp_path: Path) -> None:
-    model = load_verified(ModelRegistry.for_config(project), champion)
+    model = ModelRegistry.for_config(project).scoring_model(champion)
     df = generate(2500, seed=11)
     df.to_parquet(tmp_path / "a.parquet", index=False)
     df.iloc[:500].to_csv(tmp_path / "b.csv", index=False)
@@ -52,7 +53,7 @@ def test_score_files_in_chunks(project: ProjectConfig, champion: str, tmp_path: 
 def test_missing_feature_column_is_named(
     project: ProjectConfig, champion: str, tmp_path: Path
 ) -> None:
-    model = load_verified(ModelRegistry.for_config(project), champion)
+    model = ModelRegistry.for_config(project).scoring_model(champion)
     generate(10).drop(columns=["age"]).to_csv(tmp_path / "x.csv", index=False)
     with pytest.raises(DataError, match="'age' is missing"):
         score_files([tmp_path / "x.csv"], model, tmp_path / "o.parquet")
@@ -62,12 +63,12 @@ def test_missing_feature_column_is_named(
 def test_features_suite_and_failed_chunk_writes_nothing(
     project: ProjectConfig, champion: str, tmp_path: Path
 ) -> None:
-    from driftline.expectations import load_suite, run_validation
+    from driftline.storage.expectations import load_suite, run_validation
 
     suite = features_suite(load_suite(project.suite_path), FEATURES)
     columns = {e.column for e in suite.expectations}
     assert columns == set(NUMERIC) | set(CATEGORICAL)
-    model = load_verified(ModelRegistry.for_config(project), champion)
+    model = ModelRegistry.for_config(project).scoring_model(champion)
     bad = generate(300, seed=5)
     bad.loc[250:, "contract"] = "lifetime"
     bad.to_parquet(tmp_path / "bad.parquet", index=False)

@@ -20,17 +20,20 @@ import pytest
 from fastapi.testclient import TestClient
 from sklearn.pipeline import Pipeline
 
-from driftline.candidates import build_pipeline
-from driftline.config import FeatureSelection, Serving
-from driftline.generator import CATEGORICAL, ID, NUMERIC, SCHEMA, generate
-from driftline.registry import ModelRegistry
-from driftline.serving.app import create_app
-from driftline.serving.predlog import (
+from driftline.apps.serving.app import create_app
+from driftline.apps.serving.routing import key_fraction
+from driftline.core.candidates import build_pipeline
+from driftline.core.config import FeatureSelection, Serving
+from driftline.core.contracts import Schema
+from driftline.core.generator import CATEGORICAL, ID, NUMERIC, SCHEMA, generate
+from driftline.core.metadata import ModelMetadata
+from driftline.storage.prediction_log import (
     import_feedback,
     read_labelled_log,
     read_prediction_log,
 )
-from driftline.serving.routing import key_fraction
+from driftline.storage.registry import ModelRegistry
+from driftline.testing.models import churn_metadata
 
 FEATURES = [*NUMERIC, *CATEGORICAL]
 
@@ -42,15 +45,8 @@ def fit_model(seed: int, c: float = 1.0) -> Pipeline:
     return pipeline.set_params(model__C=c).fit(df[FEATURES], df.churned)
 
 
-def metadata(threshold: float = 0.5) -> dict[str, Any]:
-    return {
-        "threshold": threshold,
-        "features": {"numeric": NUMERIC, "categorical": CATEGORICAL},
-        "target": "churned",
-        "positive_label": 1,
-        "metrics": {"roc_auc": 0.8},
-        "candidate": "logistic_regression",
-    }
+def metadata(threshold: float = 0.5, **fields: Any) -> ModelMetadata:
+    return churn_metadata(threshold=threshold, metrics={"roc_auc": 0.8}, **fields)
 
 
 @pytest.fixture(scope="module")
@@ -252,7 +248,9 @@ def test_corrupt_version_is_refused_and_old_keeps_serving(
 def test_wrong_feature_schema_is_refused(
     registry: ModelRegistry, tmp_path: Path, models: list[Pipeline]
 ) -> None:
-    meta = metadata() | {"features": {"numeric": NUMERIC[:3], "categorical": []}}
+    meta = metadata(
+        table_schema=Schema(numeric=tuple(NUMERIC[:3]), categorical=(), target="churned")
+    )
     v2 = registry.register(models[1], meta, status="blessed")
     with TestClient(app_for(registry, tmp_path)) as client:
         registry.promote(v2.version, reason="other schema")
@@ -273,7 +271,7 @@ def test_rollback_reaches_the_server(
 
 
 def test_not_ready_without_champion(tmp_path: Path) -> None:
-    from driftline.serving.schema import FeatureSpec
+    from driftline.core.scoring import FeatureSpec
 
     reg = ModelRegistry(tmp_path / "empty")
     spec = FeatureSpec(numeric=tuple(NUMERIC), categorical=tuple(CATEGORICAL))
@@ -371,8 +369,8 @@ def test_sigterm_flushes_the_log(tmp_path: Path, models: list[Pipeline]) -> None
     """`driftline serve` in its own process: everything answered before SIGTERM is logged."""
     from conftest import write_project
 
-    from driftline.config import load_config
-    from driftline.serving.predlog import log_root
+    from driftline.core.config import load_config
+    from driftline.storage.prediction_log import log_root
 
     config = write_project(
         tmp_path, n_rows=200, serving={"log_flush_rows": 100_000, "log_flush_seconds": 3600}

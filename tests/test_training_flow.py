@@ -21,12 +21,12 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 from prefect.client.schemas.objects import TaskRun
 
-from driftline import events
-from driftline.config import load_config
-from driftline.generator import Drift, write_batches
-from driftline.ledger import RetrainingLedger
-from driftline.lineage import PREDICTION_COLUMN
-from driftline.registry import CHAMPION, ModelRegistry
+from driftline.core.config import load_config
+from driftline.core.generator import Drift, write_batches
+from driftline.core.lineage import PREDICTION_COLUMN
+from driftline.orchestration import events
+from driftline.storage.ledger import RetrainingLedger
+from driftline.storage.registry import CHAMPION, ModelRegistry
 from flows.retraining import retraining
 from flows.training import TrainingOutcome, training
 
@@ -89,33 +89,33 @@ def test_first_run_registers_and_promotes_with_lineage(
     assert champion.status == "blessed"
 
     meta = champion.metadata
-    assert meta["candidate"] == outcome.candidate in SMALL["candidates"]
-    assert meta["metrics"] == outcome.metrics and 0.5 < meta["metrics"]["roc_auc"] <= 1
-    assert meta["config_hash"] == cfg.fingerprint()
-    assert len(meta["data_fingerprint"]) == 20 and len(meta["holdout_fingerprint"]) == 20
-    assert meta["data_fingerprint"] != meta["holdout_fingerprint"]
-    assert meta["data"]["rows"] == 2000
-    assert meta["train"]["rows"] + meta["holdout"]["rows"] == 2000
-    assert meta["blessing"]["passed"] is True and meta["blessing"]["baseline"] is None
-    checks = {(c["metric"], c["kind"]): c["status"] for c in meta["blessing"]["checks"]}
+    assert meta.candidate == outcome.candidate in SMALL["candidates"]
+    assert meta.metrics == outcome.metrics and 0.5 < meta.metrics["roc_auc"] <= 1
+    assert meta.lineage.config_hash == cfg.fingerprint()
+    assert len(meta.data.fingerprint) == 20 and len(meta.holdout.fingerprint) == 20
+    assert meta.data.fingerprint != meta.holdout.fingerprint
+    assert meta.data.rows == 2000
+    assert meta.train.rows + meta.holdout.rows == 2000
+    assert meta.blessing.blessed is True and meta.blessing.baseline_id is None
+    checks = {(c.metric, c.kind): c.status for c in meta.blessing.checks}
     assert checks == {  # no champion yet: the change thresholds are skipped
         ("roc_auc", "min"): "passed",
         ("brier", "max"): "passed",
         ("roc_auc", "max_drop_abs"): "skipped",
         ("log_loss", "max_drop_rel"): "skipped",
     }
-    assert meta["schema"]["target"] == cfg.target.column
-    assert set(meta["schema"]["numeric"]) == set(cfg.features.numeric)
-    assert meta["flow_run_id"] and UUID(meta["flow_run_id"])
-    assert meta["trigger"] == "manual"
+    assert meta.table_schema.target == cfg.target.column
+    assert set(meta.table_schema.numeric) == set(cfg.features.numeric)
+    assert meta.lineage.flow_run_id and UUID(meta.lineage.flow_run_id)
+    assert meta.lineage.trigger == "manual"
 
     reference = pd.read_parquet(registry.reference_uri("v0001"))
     assert PREDICTION_COLUMN in reference.columns
-    assert len(reference) == meta["holdout"]["rows"]  # fewer than reference_sample_rows
+    assert len(reference) == meta.holdout.rows  # fewer than reference_sample_rows
     assert reference[PREDICTION_COLUMN].between(0, 1).all()
     card = Path(outcome.card_path)
     assert card.is_file() and "v0001" in card.read_text()
-    assert meta["holdout_fingerprint"] in card.read_text()
+    assert meta.holdout.fingerprint in card.read_text()
 
 
 def test_second_run_is_gated_against_the_first_and_reuses_fits(
@@ -131,11 +131,11 @@ def test_second_run_is_gated_against_the_first_and_reuses_fits(
     assert second.version == "v0002" and second.baseline_version == "v0001"
     assert second.metrics == first.metrics  # the same fitted model, scored on the same holdout
     meta = ModelRegistry.for_config(cfg).get("v0002").metadata
-    assert meta["blessing"]["baseline"] == "v0001"
-    assert {c["kind"] for c in meta["blessing"]["checks"]} >= {"max_drop_abs", "max_drop_rel"}
+    assert meta.blessing.baseline_id == "v0001"
+    assert {c.kind for c in meta.blessing.checks} >= {"max_drop_abs", "max_drop_rel"}
     assert {p: p.stat().st_mtime_ns for p in models} == written  # no model was fitted again
 
-    runs = _task_runs(meta["flow_run_id"], len(SMALL["candidates"]), "train-")
+    runs = _task_runs(meta.lineage.flow_run_id, len(SMALL["candidates"]), "train-")
     assert sorted(r.name for r in runs) == sorted(f"train-{c}" for c in SMALL["candidates"])
     assert {r.state.name for r in runs if r.state} == {"Cached"}
 
@@ -195,7 +195,7 @@ def test_no_gate_thresholds_means_not_blessed(prefect_server: None, tmp_path: Pa
     assert outcome.blessing_reasons == ["no gate thresholds configured; refusing to bless"]
     registry = ModelRegistry.for_config(load_config(path))
     assert registry.alias(CHAMPION) is None
-    assert registry.get(outcome.version).metadata["blessing"]["checks"] == []
+    assert registry.get(outcome.version).metadata.blessing.checks == []
 
 
 def test_failed_run_emits_run_failed_naming_the_file(
@@ -234,10 +234,10 @@ def test_retraining_on_drifted_batch_then_cooldown_skip(
     assert retrained.version == "v0002" and retrained.baseline_version == first.version
     assert result.detail == retrained.outcome
     meta = ModelRegistry.for_config(cfg).get("v0002").metadata
-    assert meta["blessing"]["baseline"] == "v0001"
-    assert meta["trigger"] == "driftline.drift.detected"
-    assert meta["data"]["rows"] == 2000 + 1500  # combined: champion's data + the batch
-    assert str(batch) in meta["data"]["sources"]
+    assert meta.blessing.baseline_id == "v0001"
+    assert meta.lineage.trigger == "driftline.drift.detected"
+    assert meta.data.rows == 2000 + 1500  # combined: champion's data + the batch
+    assert str(batch) in meta.data.sources
 
     again = retraining(config_path=str(path), reason="manual", recent=str(batch))
     assert again.status == "skipped" and again.training is None

@@ -13,14 +13,17 @@ from prefect.artifacts import Artifact
 from prefect.logging import disable_run_logger
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from driftline.candidates import labels
-from driftline.config import ProjectConfig, load_config
-from driftline.datasets import DataError, discover_sources, read_sources, write_dataset
-from driftline.generator import generate
+from driftline.core.candidates import labels
+from driftline.core.config import ProjectConfig, load_config
+from driftline.core.contracts import Ingested, Split
+from driftline.core.datasets import discover_sources, read_sources, write_dataset
+from driftline.core.generator import generate
+from driftline.errors import DataError
+from driftline.orchestration.run_folders import run_dir
+from driftline.storage.candidate_models import load_candidate
 from tasks.evaluate import compare, evaluate, evaluate_baseline
 from tasks.gate import gate
-from tasks.ingest import Ingested
-from tasks.split import Split, split
+from tasks.split import split
 from tasks.train import cores_per_candidate, train_candidate
 
 
@@ -137,13 +140,16 @@ def mini_training(cfg: ProjectConfig, ingested: Ingested) -> dict:
         train_candidate.submit(cfg, parts, schema, name, n_jobs) for name in cfg.training.candidates
     ]
     trained = [f.result() for f in futures]
-    records = [evaluate(cfg, t, parts, schema) for t in trained]
+    folder = run_dir(cfg.state_path)
+    records = [
+        evaluate(cfg, t, parts, schema, str(folder / "candidates" / t.name)) for t in trained
+    ]
     best = compare(cfg, records)
     champion = next(t for t in trained if t.name != best.name)
     baseline = evaluate_baseline(
-        cfg, joblib.load(champion.model_path), champion.threshold, parts, schema, "v1"
+        cfg, load_candidate(champion), parts, schema, "v1", str(folder / "baseline")
     )
-    blessing = gate(cfg, best, baseline, "v2", "v1")
+    blessing = gate(cfg.gates, best, baseline, "v2", "v1", str(folder), "churn-demo-blessing")
     return {
         "states": [f.state.name for f in futures],
         "best": best,

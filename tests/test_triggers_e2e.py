@@ -24,12 +24,12 @@ from typing import Any
 import pytest
 from conftest import write_project
 
-from driftline.config import ProjectConfig, load_config
-from driftline.environment import hermetic_env
-from driftline.events import DRIFT_DETECTED, model_resource, send
-from driftline.generator import generate
-from driftline.ledger import RetrainingLedger
-from driftline.server import prefect_server, served_flows
+from driftline.core.config import ProjectConfig, load_config
+from driftline.core.generator import generate
+from driftline.orchestration.environment import hermetic_env
+from driftline.orchestration.events import DRIFT_DETECTED, model_resource, send
+from driftline.orchestration.prefect_server import prefect_server, served_flows
+from driftline.storage.ledger import RetrainingLedger
 
 pytestmark = pytest.mark.server
 

@@ -1,0 +1,126 @@
+"""`driftline run`: run a flow locally (a temporary Prefect server starts when none is set)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from driftline.apps.cli.common import ConfigOption, DataOption, project, user_errors
+
+app = typer.Typer(help="Run a driftline flow locally.", no_args_is_help=True)
+
+
+@app.command("ingest")
+def ingest(config: Path = ConfigOption, data: str = DataOption) -> None:
+    """Ingest the project's data and validate it with its expectation suite."""
+    with user_errors():
+        cfg = project(config, data)
+        from flows.ingest import ingest_and_validate
+
+        result = ingest_and_validate(config_path=str(config), data=data)
+    v = result.validation
+    typer.echo(
+        f"\n{cfg.project}: ingested {result.ingested.dataset.rows} rows "
+        f"(fingerprint {result.ingested.dataset.fingerprint})\n"
+        f"validation: {v.summary_line}\n"
+        f"validation result: {v.result_path}\nData Docs: {v.docs_path}"
+    )
+
+
+@app.command("score")
+def score(
+    input: str = typer.Option(..., "--input", help="File, glob or folder of CSV/Parquet to score."),
+    output: Path = typer.Option(None, "--output", help="Parquet file (default: run folder)."),
+    config: Path = ConfigOption,
+    no_validate: bool = typer.Option(False, "--no-validate", help="Skip the suite's checks."),
+) -> None:
+    """Score a file or glob with the champion into Parquet predictions (with the version)."""
+    with user_errors():
+        cfg = project(config)
+        from flows.scoring import batch_scoring
+
+        result = batch_scoring(
+            input=input,
+            output=str(output.resolve()) if output else None,
+            config_path=str(config),
+            validate_input=not no_validate,
+        )
+    typer.echo(
+        f"\n{cfg.project}: scored {result.rows} rows with {result.model_version}\n"
+        f"predictions: {result.output}"
+    )
+
+
+@app.command("train")
+def train(
+    config: Path = ConfigOption,
+    data: str = DataOption,
+    candidate: list[str] = typer.Option(
+        None, "--candidate", help="Candidate to train (repeatable; default: the config's)."
+    ),
+    search_budget: int = typer.Option(None, min=1, help="Settings tried per candidate."),
+    force: bool = typer.Option(False, help="Promote even if the gate rejects (needs --reason)."),
+    reason: str = typer.Option(None, help="Why the gate is overridden (with --force)."),
+) -> None:
+    """Train, evaluate, gate, register, and promote to champion when blessed."""
+    with user_errors():
+        project(config, data)
+        from flows.training import training
+
+        outcome = training(
+            config_path=str(config),
+            data=data,
+            candidates=candidate or None,
+            search_budget=search_budget,
+            force=force,
+            force_reason=reason,
+        )
+    from driftline.core.render import training_outcome
+
+    typer.echo(training_outcome(outcome))
+
+
+@app.command("monitor")
+def monitor(
+    config: Path = ConfigOption,
+    source: str = typer.Option(
+        None, "--source", help="Batch file/glob to check (default: the prediction log)."
+    ),
+) -> None:
+    """Check the current window for drift against the champion's reference sample."""
+    with user_errors():
+        project(config)
+        from flows.monitoring import monitoring
+
+        result = monitoring(config_path=str(config), source=source)
+    if result is None:
+        typer.echo("no verdict: no champion to compare against")
+        return
+    typer.echo(f"drift share {result.drift_share:.0%}, drifted: {result.drifted_columns or 'none'}")
+    typer.echo(f"alerts: {[a.rule for a in result.alerts] or 'none'}\nreport: {result.report_path}")
+
+
+@app.command("retrain")
+def retrain(
+    config: Path = ConfigOption,
+    recent: str = typer.Option(None, help="Labelled recent batch (default: the labelled log)."),
+    strategy: str = typer.Option(None, help="combined, recent or sliding (default: config)."),
+    ignore_cooldown: bool = typer.Option(False, help="Retrain even within the cooldown."),
+) -> None:
+    """Retrain on reference + recent data, gate against the champion, promote if blessed."""
+    with user_errors():
+        project(config)
+        from flows.retraining import retraining
+
+        result = retraining(
+            config_path=str(config),
+            recent=recent,
+            strategy=strategy,
+            ignore_cooldown=ignore_cooldown,
+        )
+    typer.echo(f"retraining {result.status}: {result.detail}")
+    if result.training is not None:
+        from driftline.core.render import training_outcome
+
+        typer.echo(training_outcome(result.training))

@@ -1,0 +1,57 @@
+"""`driftline serve` (the prediction API) and `driftline feedback` (true labels for its log)."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import typer
+
+from driftline.apps.cli.common import ConfigOption, project, user_errors
+
+
+def serve(
+    config: Path = ConfigOption,
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
+    port: int = typer.Option(8000, min=0, max=65535, help="Port to listen on."),
+) -> None:
+    """Serve the project's champion over HTTP; it swaps in a new champion by itself.
+
+    SIGTERM or Ctrl-C stops gracefully: in-flight requests finish, the log is flushed.
+    """
+    with user_errors():
+        cfg = project(config)
+        import uvicorn
+
+        from driftline.apps.serving.app import create_app
+
+        app = create_app(cfg)
+    # uvicorn's own logging setup, extended so swaps, refusals and log flushes show too.
+    log_config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+    log_config["loggers"]["driftline"] = {"handlers": ["default"], "level": "INFO"}
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        timeout_graceful_shutdown=30,
+        log_level="info",
+        log_config=log_config,
+    )
+
+
+feedback_app = typer.Typer(help="True labels for logged predictions.", no_args_is_help=True)
+
+
+@feedback_app.command("import")
+def import_labels(
+    file: Path = typer.Argument(..., help="CSV or Parquet with request_id and label columns."),
+    config: Path = ConfigOption,
+    label_column: str = typer.Option("label", help="Column holding the true label."),
+) -> None:
+    """Join a labels file to the prediction log (by request id) for live performance."""
+    with user_errors():
+        cfg = project(config)
+        from driftline.storage.prediction_log import import_feedback, log_root
+
+        n = import_feedback(log_root(cfg), file, cfg.target.positive_label, label_column)
+    typer.echo(f"imported {n} label(s) into {log_root(cfg)}")

@@ -1,0 +1,274 @@
+"""The prediction API: FastAPI app factory serving the registry's champion.
+
+No `from __future__ import annotations` here: the /predict body model is generated at app
+creation, and FastAPI must see it as a real annotation, not a string to look up.
+"""
+
+import asyncio
+import logging
+import os
+import secrets
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from fastapi import BackgroundTasks, Depends, FastAPI, HTTPException
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from driftline.apps.serving.holder import ModelHolder
+from driftline.apps.serving.limits import BodyLimit, validation_error
+from driftline.apps.serving.routing import canary_mask
+from driftline.apps.serving.schema import (
+    Feedback,
+    FeedbackResponse,
+    Prediction,
+    PredictResponse,
+    predict_request_model,
+)
+from driftline.core.config import ProjectConfig, Serving
+from driftline.core.scoring import FeatureSpec, ScoringModel, to_frame
+from driftline.errors import ServingError
+from driftline.storage.prediction_log import FEEDBACK, PredictionLog, feedback_columns, log_root
+from driftline.storage.registry import CHALLENGER, CHAMPION, ModelRegistry
+
+log = logging.getLogger("driftline.serving")
+
+
+def _model_info(registry: ModelRegistry, model: ScoringModel | None) -> dict[str, Any] | None:
+    if model is None:
+        return None
+    return {**registry.get(model.name).model_dump(mode="json"), "threshold": model.threshold}
+
+
+def create_app(
+    source: ProjectConfig | ModelRegistry,
+    settings: Serving | None = None,
+    *,
+    log_dir: str | Path | None = None,
+    features: FeatureSpec | None = None,
+) -> FastAPI:
+    """The API over a project's registry (or a bare registry plus a log folder).
+
+    The champion is loaded now, so the request schema is its feature schema; without one, the
+    config's (or the given) features are used and /ready answers 503 until a champion appears.
+    """
+    if isinstance(source, ProjectConfig):
+        cfg: ProjectConfig | None = source
+        registry = ModelRegistry.for_config(source)
+        settings = settings or source.serving
+        log_dir = log_dir or log_root(source)
+        key = settings.sticky_key or source.id_column
+        if features is None and (source.features.numeric or source.features.categorical):
+            features = FeatureSpec(
+                numeric=tuple(source.features.numeric),
+                categorical=tuple(source.features.categorical),
+            )
+    else:
+        cfg, registry = None, source
+        settings = settings or Serving()
+        key = settings.sticky_key
+        if log_dir is None:
+            raise ServingError("create_app(registry, ...) needs log_dir")
+    holder = ModelHolder(registry, with_challenger=settings.strategy != "none")
+    holder.refresh()
+    champion = holder.arms.champion
+    spec = champion.spec if champion else features
+    if spec is None:
+        raise ServingError("no champion in the registry and no features configured")
+    spec = spec.model_copy(update={"key": key})
+    holder.spec = spec
+    predlog = PredictionLog(
+        log_dir,
+        flush_rows=settings.log_flush_rows,
+        flush_seconds=settings.log_flush_seconds,
+        queue_size=settings.log_queue_size,
+    )
+    token = os.environ.get(settings.token_env, "")
+    bearer = HTTPBearer(auto_error=False, description=f"Token from ${settings.token_env}")
+    rng = np.random.default_rng()
+    PredictRequest = predict_request_model(spec, settings.max_records)
+
+    def authorized(creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
+        if token and (creds is None or not secrets.compare_digest(creds.credentials, token)):
+            raise HTTPException(
+                401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"}
+            )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        predlog.start()
+        watcher = asyncio.create_task(holder.watch(settings.poll_seconds))
+        try:
+            yield
+        finally:
+            watcher.cancel()
+            with suppress(asyncio.CancelledError):
+                await watcher
+            await asyncio.to_thread(predlog.close)
+            log.info("prediction log flushed (%d rows written)", predlog.rows_written)
+
+    app = FastAPI(
+        title=f"driftline: {cfg.project if cfg else 'model'} predictions",
+        version="1",
+        lifespan=lifespan,
+        exception_handlers={RequestValidationError: validation_error},
+    )
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.state.holder = holder
+    app.state.predlog = predlog
+    auth = [Depends(authorized)]
+
+    def log_rows(
+        columns: dict[str, list[Any]],
+        ids: list[str],
+        batch: str,
+        model: list[str],
+        arm: list[str],
+        served: bool,
+        proba: np.ndarray,
+        labels: np.ndarray,
+        latency_ms: float,
+    ) -> dict[str, list[Any]]:
+        n = len(ids)
+        return {
+            "request_id": ids,
+            "batch_id": [batch] * n,
+            "ts": [datetime.now(UTC)] * n,
+            "model_version": model,
+            "arm": arm,
+            "served": [served] * n,
+            "probability": proba.tolist(),
+            "label": labels.tolist(),
+            "latency_ms": [latency_ms] * n,
+            **columns,
+        }
+
+    def shadow(
+        challenger: ScoringModel, columns: dict[str, list[Any]], ids: list[str], batch: str
+    ) -> None:
+        start = time.perf_counter()
+        labels, proba = challenger.predict(to_frame(columns, spec))
+        latency = (time.perf_counter() - start) * 1000
+        n = len(ids)
+        rows = log_rows(
+            columns,
+            ids,
+            batch,
+            [challenger.name] * n,
+            [CHALLENGER] * n,
+            False,
+            proba,
+            labels,
+            latency,
+        )
+        if not predlog.append(rows):
+            log.warning("prediction log full: %d shadow row(s) not logged", n)
+
+    @app.post("/predict", response_model=PredictResponse, dependencies=auth)
+    def predict(body: PredictRequest, background: BackgroundTasks) -> PredictResponse:  # type: ignore[valid-type]
+        """Score records with the champion (or, under a canary, partly the challenger)."""
+        start = time.perf_counter()
+        arms = holder.arms  # one read: the whole request is answered by these versions
+        if arms.champion is None:
+            raise HTTPException(503, "no verified model is loaded")
+        records = body.records  # type: ignore[attr-defined]
+        n = len(records)
+        names = spec.features + ([spec.key] if spec.key and spec.key not in spec.features else [])
+        columns = {c: [getattr(r, c) for r in records] for c in names}
+        if spec.key and spec.key not in spec.features:  # ids may come as numbers: log text
+            columns[spec.key] = [None if v is None else str(v) for v in columns[spec.key]]
+        frame = to_frame(columns, spec)
+        batch = uuid.uuid4().hex
+        ids = [f"{batch}-{i}" for i in range(n)]
+        mask = np.zeros(n, dtype=bool)
+        if settings.strategy == "canary" and arms.challenger is not None:
+            keys = columns[spec.key] if spec.key else [None] * n
+            mask = canary_mask(keys, settings.canary_share, rng)
+        proba = np.empty(n)
+        labels = np.empty(n, dtype="int64")
+        model = np.empty(n, dtype=object)
+        arm = np.empty(n, dtype=object)
+        for loaded, name, sel in (
+            (arms.champion, CHAMPION, ~mask),
+            (arms.challenger, CHALLENGER, mask),
+        ):
+            if loaded is None or not sel.any():
+                continue
+            labels[sel], proba[sel] = loaded.predict(frame if sel.all() else frame[sel])
+            model[sel] = loaded.name
+            arm[sel] = name
+        latency = (time.perf_counter() - start) * 1000
+        rows = log_rows(
+            columns, ids, batch, model.tolist(), arm.tolist(), True, proba, labels, latency
+        )
+        if not predlog.append(rows):
+            raise HTTPException(503, "prediction log is backed up; retry shortly")
+        if settings.strategy == "shadow" and arms.challenger is not None:
+            background.add_task(shadow, arms.challenger, columns, ids, batch)
+        return PredictResponse(
+            predictions=[
+                Prediction(request_id=i, label=lb, probability=p, model_version=v)
+                for i, lb, p, v in zip(
+                    ids, labels.tolist(), proba.tolist(), model.tolist(), strict=True
+                )
+            ]
+        )
+
+    @app.post("/feedback", response_model=FeedbackResponse, status_code=202, dependencies=auth)
+    def feedback(item: Feedback) -> FeedbackResponse:
+        """Record the true label of a prediction, by its request id."""
+        arms = holder.arms
+        positive = (
+            arms.champion.metadata.positive_label
+            if arms.champion
+            else (cfg.target.positive_label if cfg else 1)
+        )
+        if not predlog.append(
+            feedback_columns([item.request_id], [item.label], positive), FEEDBACK
+        ):
+            raise HTTPException(503, "prediction log is backed up; retry shortly")
+        return FeedbackResponse(accepted=1)
+
+    @app.get("/health")
+    def health() -> dict[str, str]:
+        """The process is alive (no auth)."""
+        return {"status": "alive"}
+
+    def status() -> dict[str, Any]:
+        arms = holder.arms
+        return {
+            "ready": arms.champion is not None,
+            "model_version": arms.champion.name if arms.champion else None,
+            "challenger_version": arms.challenger.name if arms.challenger else None,
+            "strategy": settings.strategy,
+            "refused": {k: vars(v) for k, v in dict(holder.refused).items()},
+            "log_backlog": predlog.backlog,
+            "log_error": predlog.last_error,
+        }
+
+    @app.get("/ready", dependencies=auth)
+    def ready() -> JSONResponse:
+        """200 when a verified champion is loaded, else 503; shows refused versions."""
+        body = status()
+        return JSONResponse(body, status_code=200 if body["ready"] else 503)
+
+    @app.get("/model", dependencies=auth)
+    def model_info() -> dict[str, Any]:
+        """What is serving: version, metadata, card, features; refused versions and why."""
+        arms = holder.arms
+        return {
+            **status(),
+            "champion": _model_info(registry, arms.champion),
+            "challenger": _model_info(registry, arms.challenger),
+            "card": registry.card(arms.champion.name) if arms.champion else None,
+            "features": spec.model_dump(),
+        }
+
+    return app

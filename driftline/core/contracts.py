@@ -1,0 +1,333 @@
+"""Stage contracts: the typed values every task hands the next, in one place.
+
+ingest → `Ingested` → validate → `Validation`; split → `Split` → train → `TrainedCandidate`
+→ evaluate → `EvaluationRecord` → gate → `Blessing` → register/promote → `TrainingOutcome`;
+monitoring → `DriftResult`; scoring → `ScoreResult`; retraining → `RetrainingOutcome`.
+Large data never travels: a `DatasetRef` is a Parquet path and its fingerprint.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, computed_field
+
+# Data
+
+
+class Schema(BaseModel):
+    """The declared types of a project's columns (features inferred when not configured)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    numeric: tuple[str, ...]
+    categorical: tuple[str, ...]
+    target: str
+    id_column: str | None = None
+    timestamp_column: str | None = None
+
+    @property
+    def features(self) -> list[str]:
+        return [*self.numeric, *self.categorical]
+
+    @property
+    def columns(self) -> list[str]:
+        extra = [c for c in (self.id_column, self.timestamp_column) if c]
+        return [*extra, *self.features, self.target]
+
+
+class DatasetRef(BaseModel):
+    """A dataset written by driftline: where it is and what it is (for lineage)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    path: str
+    fingerprint: str
+    rows: int
+    columns: list[str]
+    sources: list[str]
+
+    def load(self, columns: list[str] | None = None) -> pd.DataFrame:
+        return pd.read_parquet(self.path, columns=columns)
+
+
+class Ingested(BaseModel):
+    """What ingestion hands downstream: the dataset reference, its schema and its profile."""
+
+    dataset: DatasetRef
+    table_schema: Schema
+    profile_path: str
+
+
+class Failure(BaseModel):
+    """One failed expectation, in the terms a person fixing the data needs."""
+
+    expectation_type: str
+    column: str | None
+    severity: str
+    unexpected_count: int | None
+    examples: list[Any]
+    expectation_id: str
+    error: str | None = None  # GX could not evaluate it (e.g. the column is missing)
+
+    def describe(self) -> str:
+        where = f" on '{self.column}'" if self.column else ""
+        if self.error:
+            detail = f"could not be evaluated: {self.error}"
+        elif self.unexpected_count is not None:
+            detail = f"{self.unexpected_count} unexpected value(s), e.g. {self.examples}"
+        else:
+            detail = "observed " + ", ".join(str(e) for e in self.examples)
+        return f"{self.expectation_type}{where} [{self.severity}]: {detail}"
+
+
+class ValidationReport(BaseModel):
+    """The outcome of validating one table: pass/fail by severity, failures, GX's own result."""
+
+    suite: str
+    success: bool
+    evaluated: int
+    failures: list[Failure]
+    result: dict[str, Any]
+    docs_path: str | None = None
+
+    @property
+    def critical(self) -> list[Failure]:
+        return [f for f in self.failures if f.severity == "critical"]
+
+    @property
+    def summary_line(self) -> str:
+        verdict = "passed" if self.success else "FAILED"
+        met = self.evaluated - len(self.failures)
+        line = (
+            f"{verdict}: suite '{self.suite}', {met}/{self.evaluated} expectations met, "
+            f"{len(self.critical)} critical failure(s), "
+            f"{len(self.failures) - len(self.critical)} warning/info failure(s)"
+        )
+        if self.failures:
+            line += "; first: " + self.failures[0].describe()
+        return line
+
+
+class Validation(BaseModel):
+    """What validation hands downstream: the verdict, the failures and where the reports are."""
+
+    suite: str
+    success: bool
+    summary_line: str
+    failures: list[Failure]
+    result_path: str
+    docs_path: str | None
+
+
+class IngestAndValidateResult(BaseModel):
+    ingested: Ingested
+    validation: Validation
+
+
+class Split(BaseModel):
+    """The training set and the holdout every model of a run is scored on."""
+
+    train: DatasetRef
+    holdout: DatasetRef
+    strategy: Literal["stratified", "time"]
+    time_cutoff: str | None = None
+
+
+# Training and evaluation
+
+
+class TrainedCandidate(BaseModel):
+    """A fitted candidate: where its model is (and the sha256 it was written with), how it
+    was chosen, and its threshold."""
+
+    name: str
+    model_path: str
+    sha256: str
+    params: dict[str, Any]
+    cv_score: float
+    threshold: float
+    fit_seconds: float
+
+
+class SliceGroup(BaseModel):
+    """Metrics for one group of one slice column; None where the group cannot define one."""
+
+    column: str
+    group: str
+    rows: int
+    base_rate: float = Field(description="Share of actual positives.")
+    positive_rate: float = Field(description="Share predicted positive at the threshold.")
+    roc_auc: float | None = None
+    recall: float | None = None
+    precision: float | None = None
+
+
+class FeatureImportance(BaseModel):
+    feature: str
+    mean: float
+    std: float
+
+
+class EvaluationRecord(BaseModel):
+    """One model scored on one holdout."""
+
+    name: str
+    rows: int
+    positives: int
+    threshold: float
+    metrics: dict[str, float]
+    confusion_matrix: list[list[int]] = Field(description="[[tn, fp], [fn, tp]]")
+    slices: list[SliceGroup] = Field(default_factory=list)
+    slice_gaps: dict[str, dict[str, float]] = Field(
+        default_factory=dict,
+        description="Per slice column and metric: largest minus smallest group value.",
+    )
+    permutation_importance: list[FeatureImportance] = Field(default_factory=list)
+    artifacts: dict[str, str] = Field(default_factory=dict, description="File name → path.")
+    model_path: str | None = None
+
+
+CheckKind = Literal["min", "max", "max_drop_abs", "max_drop_rel", "min_gain_abs"]
+
+
+class Check(BaseModel):
+    """One threshold applied to one metric."""
+
+    metric: str
+    kind: CheckKind
+    threshold: float
+    observed: float | None
+    baseline: float | None = None
+    status: Literal["passed", "failed", "skipped"]
+    message: str
+
+    @computed_field
+    @property
+    def passed(self) -> bool:
+        return self.status == "passed"
+
+
+class Blessing(BaseModel):
+    """The gate's verdict on one candidate (TFX's ModelBlessing), with every check and why."""
+
+    blessed: bool
+    candidate_id: str
+    baseline_id: str | None
+    checks: list[Check]
+    reasons: list[str]
+
+    def to_markdown(self) -> str:
+        verdict = "**blessed**" if self.blessed else "**not blessed**"
+        against = f" against `{self.baseline_id}`" if self.baseline_id else " (no baseline)"
+        lines = [f"Candidate `{self.candidate_id}`{against}: {verdict}", ""]
+        if self.checks:
+            lines += [
+                "| metric | check | threshold | observed | baseline | result |",
+                "|---|---|---|---|---|---|",
+            ]
+            lines += [
+                f"| {c.metric} | {c.kind} | {c.threshold:.4g} | {_fmt(c.observed)} "
+                f"| {_fmt(c.baseline)} | {c.status} |"
+                for c in self.checks
+            ]
+        if self.reasons:
+            lines += ["", "Reasons:", *(f"- {r}" for r in self.reasons)]
+        return "\n".join(lines)
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"
+
+
+class TrainingOutcome(BaseModel):
+    """What a training run ended with: the version it registered and what became of it."""
+
+    project: str
+    version: str
+    candidate: str
+    outcome: Literal["promoted", "rejected", "forced"]
+    metrics: dict[str, float]
+    baseline_version: str | None
+    blessing_reasons: list[str]
+    card_path: str
+    report_dir: str
+    validation: str | None = None
+    data_docs: str | None = None
+
+
+class RetrainingOutcome(BaseModel):
+    status: Literal["completed", "skipped"]
+    reason: str
+    detail: str
+    training: TrainingOutcome | None = None
+
+
+class ScoreResult(BaseModel):
+    output: str
+    rows: int
+    model_version: str
+    sources: list[str]
+    validated: bool
+
+
+# Monitoring
+
+AlertRule = Literal["drift_share", "per_feature", "prediction_drift", "performance_floor"]
+
+
+class ColumnDrift(BaseModel):
+    """One column's drift: a distance and the threshold it was held to (drift if score >= it)."""
+
+    column: str
+    kind: Literal["numeric", "categorical"]
+    method: str
+    threshold: float
+    score: float
+    drifted: bool
+    override: bool = False
+
+
+class Rows(BaseModel):
+    """Rows per side before/after sampling; `labelled`: sampled current rows with a label."""
+
+    reference: int
+    current: int
+    reference_sampled: int
+    current_sampled: int
+    labelled: int = 0
+
+
+class Alert(BaseModel):
+    rule: AlertRule
+    message: str
+
+
+class DriftResult(BaseModel):
+    """The verdict of one check; `verdict` is False when the window was too small to judge."""
+
+    verdict: bool
+    reason: str
+    columns: list[ColumnDrift]
+    drifted_columns: list[str]
+    drift_share: float
+    dataset_drift: bool
+    prediction_drift: ColumnDrift | None
+    quality: dict[str, float]
+    quality_note: str
+    rows: Rows
+    alerts: list[Alert]
+    # Set by the monitoring task: the window's time span and where the report was written.
+    window_start: datetime | None = None
+    window_end: datetime | None = None
+    report_path: str | None = None
+
+    @property
+    def drift_alert(self) -> bool:
+        return any(a.rule != "performance_floor" for a in self.alerts)
+
+    @property
+    def performance_alert(self) -> bool:
+        return any(a.rule == "performance_floor" for a in self.alerts)

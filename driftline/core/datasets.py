@@ -1,0 +1,203 @@
+"""Reading a project's raw batches into one typed table, and the references that travel.
+
+Tasks pass a `DatasetRef` (a Parquet path plus fingerprint), never a DataFrame: Prefect
+hashes and pickles task inputs, and a path is what lineage records anyway.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from driftline.core.atomic import atomic_path
+from driftline.core.config import ProjectConfig
+from driftline.core.contracts import DatasetRef, Ingested, Schema
+from driftline.core.fingerprints import frame_fingerprint
+from driftline.core.labels import label_text, label_texts
+from driftline.core.profile import profile
+from driftline.errors import DataError
+
+
+def discover_sources(source: str | Path) -> list[Path]:
+    """The files a source names: one file, a glob, or every CSV/Parquet file in a folder."""
+    text = str(source)
+    path = Path(text)
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() in {".csv", ".parquet"})
+        if not files:
+            raise DataError(f"{path}: folder holds no .csv or .parquet files")
+        return files
+    if glob.has_magic(text):
+        files = sorted(Path(p) for p in glob.glob(text) if Path(p).is_file())
+        if not files:
+            raise DataError(f"{text}: no file matches this pattern")
+        return files
+    if not path.exists():
+        raise DataError(f"{path}: file not found")
+    return [path]
+
+
+def read_raw(path: Path, fmt: str) -> pd.DataFrame:
+    kind = fmt if fmt != "auto" else path.suffix.lower().lstrip(".")
+    try:
+        if kind == "parquet":
+            return pd.read_parquet(path)
+        if kind == "csv":
+            return pd.read_csv(path, engine="pyarrow")
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{path}: file is empty") from None
+    except Exception as exc:  # pyarrow and pandas raise many types for unreadable bytes
+        if path.stat().st_size == 0:
+            raise DataError(f"{path}: file is empty") from None
+        raise DataError(f"{path}: cannot be read as {kind}: {exc}") from None
+    raise DataError(f"{path}: unknown file type '{path.suffix}'; use .csv or .parquet")
+
+
+def _first_bad(raw: pd.Series, parsed: pd.Series) -> tuple[int, object]:
+    bad = parsed.isna() & raw.notna() & (raw.astype(str).str.strip() != "")
+    i = int(np.flatnonzero(bad.to_numpy())[0])
+    return i, raw.iloc[i]
+
+
+def as_numeric(path: Path, col: str, s: pd.Series) -> pd.Series:
+    if pd.api.types.is_bool_dtype(s):
+        return s.astype("float64")
+    if pd.api.types.is_numeric_dtype(s):
+        return s.astype("float64")
+    parsed = pd.to_numeric(s, errors="coerce")
+    if (parsed.isna() & s.notna()).any():
+        blank = s.astype(str).str.strip() == ""
+        if (parsed.isna() & s.notna() & ~blank).any():
+            row, value = _first_bad(s, parsed)
+            raise DataError(
+                f"{path}: column '{col}': value {value!r} in data row {row + 1} is not a number"
+            )
+    return parsed.astype("float64")
+
+
+def as_text(s: pd.Series) -> pd.Series:
+    """Text with missing values kept missing (NaN), whatever type the reader gave the cells."""
+    return s.astype("str").where(s.notna())
+
+
+def as_timestamp(path: Path, col: str, s: pd.Series) -> pd.Series:
+    if pd.api.types.is_datetime64_any_dtype(s):
+        return s
+    parsed = pd.to_datetime(s, errors="coerce")
+    if (parsed.isna() & s.notna()).any():
+        row, value = _first_bad(s, parsed)
+        raise DataError(
+            f"{path}: column '{col}': value {value!r} in data row {row + 1} is not a date/time"
+        )
+    return parsed
+
+
+def _target(path: Path, col: str, s: pd.Series) -> pd.Series:
+    if s.isna().any():
+        row = int(np.flatnonzero(s.isna().to_numpy())[0])
+        raise DataError(f"{path}: column '{col}': target missing in data row {row + 1}")
+    return s
+
+
+def infer_schema(cfg: ProjectConfig, sample: pd.DataFrame, path: Path) -> Schema:
+    """The configured schema, with features inferred from a sample when none are declared."""
+    reserved = {cfg.target.column, cfg.id_column, cfg.timestamp_column} - {None}
+    numeric, categorical = list(cfg.features.numeric), list(cfg.features.categorical)
+    if not numeric and not categorical:
+        for col in sample.columns:
+            if col in reserved:
+                continue
+            is_num = pd.api.types.is_numeric_dtype(sample[col])
+            (numeric if is_num else categorical).append(col)
+    schema = Schema(
+        numeric=tuple(numeric),
+        categorical=tuple(categorical),
+        target=cfg.target.column,
+        id_column=cfg.id_column,
+        timestamp_column=cfg.timestamp_column,
+    )
+    if not schema.features:
+        raise DataError(f"{path}: no feature columns found besides the target and id columns")
+    return schema
+
+
+def read_typed(path: Path, raw: pd.DataFrame, schema: Schema) -> pd.DataFrame:
+    """One source file's raw table, checked and converted to the declared types."""
+    if raw.empty:
+        raise DataError(f"{path}: file has a header but no rows")
+    missing = [c for c in schema.columns if c not in raw.columns]
+    if missing:
+        raise DataError(
+            f"{path}: required column '{missing[0]}' is missing"
+            + (f" (also missing: {missing[1:]})" if len(missing) > 1 else "")
+        )
+    out = pd.DataFrame(index=raw.index)
+    if schema.id_column:
+        out[schema.id_column] = as_text(raw[schema.id_column])
+    if schema.timestamp_column:
+        col = schema.timestamp_column
+        out[col] = as_timestamp(path, col, raw[col])
+    for col in schema.numeric:
+        out[col] = as_numeric(path, col, raw[col])
+    for col in schema.categorical:
+        out[col] = as_text(raw[col])
+    out[schema.target] = _target(path, schema.target, raw[schema.target])
+    return out
+
+
+def read_sources(cfg: ProjectConfig, paths: list[Path]) -> tuple[pd.DataFrame, Schema]:
+    """All source files as one typed table, with the schema they were read under."""
+    frames: list[pd.DataFrame] = []
+    schema: Schema | None = None
+    for path in paths:
+        raw = read_raw(path, cfg.data.format)
+        if schema is None:
+            schema = infer_schema(cfg, raw.head(1000), path)
+        frames.append(read_typed(path, raw, schema))
+    assert schema is not None
+    df = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    positive = cfg.target.positive_label
+    labels = set(label_texts(df[schema.target]).unique())
+    if label_text(positive) not in labels:
+        raise DataError(
+            f"{paths[0]}: column '{schema.target}': positive label {positive!r} never occurs "
+            f"(labels seen: {sorted(labels)[:10]})"
+        )
+    return df, schema
+
+
+def write_dataset(df: pd.DataFrame, folder: Path, sources: list[Path]) -> DatasetRef:
+    """Write a table content-addressed under `folder` and return its reference."""
+    fp = frame_fingerprint(df)
+    target = folder / fp / "data.parquet"
+    if not target.exists():
+        with atomic_path(target) as tmp:
+            df.to_parquet(tmp, index=False)
+    return DatasetRef(
+        path=str(target),
+        fingerprint=fp,
+        rows=len(df),
+        columns=list(df.columns),
+        sources=[str(p) for p in sources],
+    )
+
+
+def publish(
+    df: pd.DataFrame, schema: Schema, sources: list[Path], folder: Path, positive_label: object
+) -> tuple[Ingested, dict]:
+    """Write a typed table as a dataset with its profile JSON beside it; returns both.
+
+    Ingestion and the retraining flow's training-set assembly both end here.
+    """
+    dataset = write_dataset(df, folder, sources)
+    report = profile(df, schema, positive_label)
+    report["fingerprint"] = dataset.fingerprint
+    report["sources"] = dataset.sources
+    profile_path = Path(dataset.path).with_name("profile.json")
+    with atomic_path(profile_path) as tmp:
+        tmp.write_text(json.dumps(report, indent=2))
+    return Ingested(dataset=dataset, table_schema=schema, profile_path=str(profile_path)), report

@@ -1,0 +1,274 @@
+"""The drift check: a current window against the champion's reference sample, with Evidently.
+
+Pure (no Prefect). Every column gets an explicit distance method and threshold from the
+`monitoring:` policy (never Evidently's defaults, which switch methods at 1,000 rows), and
+both sides are sampled down to `sample_rows` with a seed, so a 1M-row window costs what a
+100k-row one does. Classification quality is computed on the window's labelled rows when
+the window carries labels and predictions.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+from evidently import BinaryClassification, DataDefinition, Dataset, Report
+from evidently.core.metric_types import Metric
+from evidently.core.report import Snapshot
+from evidently.metrics import Accuracy, F1Score, LogLoss, Precision, Recall, RocAuc, ValueDrift
+
+from driftline.core.config import Monitoring
+from driftline.core.contracts import Alert, ColumnDrift, DriftResult, Rows
+from driftline.core.labels import positive_mask
+
+
+@dataclass(frozen=True)
+class DriftReport:
+    """The Evidently snapshots behind a result (kept out of the pydantic model: they are big)."""
+
+    drift: Snapshot | None
+    quality: Snapshot | None
+
+    def json_dict(self) -> dict[str, Any]:
+        return {
+            name: json.loads(snap.json()) if snap is not None else None
+            for name, snap in (("drift", self.drift), ("quality", self.quality))
+        }
+
+    def save_html(self, path: str | Path) -> list[Path]:
+        """Write the drift report to `path` and the quality report next to it (`*.quality.html`)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        written = []
+        for snap, target in (
+            (self.drift, path),
+            (self.quality, path.with_name(f"{path.stem}.quality.html")),
+        ):
+            if snap is not None:
+                snap.save_html(str(target))  # a Path is silently ignored by Evidently 0.7
+                written.append(target)
+        return written
+
+
+_QUALITY_PROBAS: dict[str, type[Metric]] = {
+    "roc_auc": RocAuc,
+    "log_loss": LogLoss,
+}
+_QUALITY_LABELS: dict[str, type[Metric]] = {
+    "accuracy": Accuracy,
+    "f1": F1Score,
+    "precision": Precision,
+    "recall": Recall,
+}
+
+
+def _sample(df: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
+    return df.sample(n=n, random_state=seed) if len(df) > n else df
+
+
+def _column_policy(
+    column: str, kind: Literal["numeric", "categorical"], policy: Monitoring
+) -> tuple[str, float, bool]:
+    method = policy.num_method if kind == "numeric" else policy.cat_method
+    threshold = policy.num_threshold if kind == "numeric" else policy.cat_threshold
+    override = policy.per_feature.get(column)
+    if override is None:
+        return method, threshold, False
+    method = override.method or method
+    if kind == "categorical" and method == "wasserstein":
+        raise ValueError(f"monitoring.per_feature.{column}: 'wasserstein' works on numbers only")
+    return method, override.threshold or threshold, True
+
+
+def _quality(
+    current: pd.DataFrame,
+    prediction_column: str,
+    target_column: str,
+    policy: Monitoring,
+    positive_label: str | int | bool,
+    probas_threshold: float,
+) -> tuple[dict[str, float], str, Snapshot | None, int]:
+    labelled = current[current[target_column].notna()]
+    n = len(labelled)
+    if n < policy.min_rows:
+        return {}, f"{n} labelled rows; min_rows is {policy.min_rows}", None, n
+    y = positive_mask(labelled[target_column], positive_label)
+    if y.nunique() < 2:
+        return {}, "labelled rows hold one class only", None, n
+    pred = labelled[prediction_column]
+    frame = pd.DataFrame({"target": y.to_numpy()})
+    if pd.api.types.is_numeric_dtype(pred):
+        frame["proba"] = pred.to_numpy(dtype=float)
+        task = BinaryClassification(target="target", prediction_probas="proba", pos_label=1)
+        metrics = {k: m() for k, m in _QUALITY_PROBAS.items()}
+        metrics |= {k: m(probas_threshold=probas_threshold) for k, m in _QUALITY_LABELS.items()}
+    else:
+        frame["label"] = positive_mask(pred, positive_label).to_numpy()
+        task = BinaryClassification(target="target", prediction_labels="label", pos_label=1)
+        metrics = {k: m() for k, m in _QUALITY_LABELS.items()}
+    data = Dataset.from_pandas(frame, data_definition=DataDefinition(classification=[task]))
+    snap = Report(list(metrics.values())).run(current_data=data, reference_data=None)
+    values = [float(m["value"]) for m in snap.dict()["metrics"]]
+    return dict(zip(metrics, values, strict=True)), f"on {n} labelled rows", snap, n
+
+
+def _alerts(
+    columns: list[ColumnDrift],
+    share: float,
+    prediction: ColumnDrift | None,
+    quality: dict[str, float],
+    policy: Monitoring,
+) -> list[Alert]:
+    alerts = []
+    if columns and share >= policy.drift_share:
+        alerts.append(
+            Alert(
+                rule="drift_share",
+                message=f"{share:.0%} of features drifted (policy: {policy.drift_share:.0%})",
+            )
+        )
+    critical = [c.column for c in columns if c.override and c.drifted]
+    if critical:
+        alerts.append(Alert(rule="per_feature", message=f"watched features drifted: {critical}"))
+    if prediction is not None and prediction.drifted:
+        alerts.append(
+            Alert(
+                rule="prediction_drift",
+                message=f"predictions drifted ({prediction.method} {prediction.score:.3f})",
+            )
+        )
+    floor = policy.performance_floor
+    below = [f"{m} {quality[m]:.3f} < {v}" for m, v in floor.items() if quality.get(m, v) < v]
+    if below:
+        alerts.append(Alert(rule="performance_floor", message=", ".join(below)))
+    return alerts
+
+
+def check_drift(
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    numeric: list[str],
+    categorical: list[str],
+    policy: Monitoring,
+    prediction_column: str | None = None,
+    target_column: str | None = None,
+    seed: int = 0,
+    positive_label: str | int | bool = 1,
+    probas_threshold: float = 0.5,
+) -> tuple[DriftResult, DriftReport]:
+    """Compare `current` to `reference` under `policy`; returns the result and its snapshots."""
+    features = [*numeric, *categorical]
+    rows = Rows(
+        reference=len(reference),
+        current=len(current),
+        reference_sampled=min(len(reference), policy.sample_rows),
+        current_sampled=min(len(current), policy.sample_rows),
+    )
+    too_small = [
+        f"{side} has {n} rows; min_rows is {policy.min_rows}"
+        for side, n in (("current window", rows.current), ("reference", rows.reference))
+        if n < policy.min_rows
+    ]
+    if too_small:
+        rows = rows.model_copy(update={"reference_sampled": 0, "current_sampled": 0})
+        result = DriftResult(
+            verdict=False,
+            reason="no verdict: " + "; ".join(too_small),
+            columns=[],
+            drifted_columns=[],
+            drift_share=0.0,
+            dataset_drift=False,
+            prediction_drift=None,
+            quality={},
+            quality_note="not computed",
+            rows=rows,
+            alerts=[],
+        )
+        return result, DriftReport(drift=None, quality=None)
+
+    for side, df in (("reference", reference), ("current", current)):
+        missing = [c for c in features if c not in df.columns]
+        if missing:
+            raise ValueError(f"{side} data lacks feature columns {missing}")
+    ref = _sample(reference, policy.sample_rows, seed)
+    cur = _sample(current, policy.sample_rows, seed + 1)
+    kinds: dict[str, Literal["numeric", "categorical"]] = {c: "numeric" for c in numeric}
+    kinds |= {c: "categorical" for c in categorical}
+    with_prediction = (
+        prediction_column is not None
+        and prediction_column in ref.columns
+        and prediction_column in cur.columns
+    )
+    if with_prediction:
+        assert prediction_column is not None
+        is_num = pd.api.types.is_numeric_dtype(cur[prediction_column])
+        kinds[prediction_column] = "numeric" if is_num else "categorical"
+    policies = {c: _column_policy(c, k, policy) for c, k in kinds.items()}
+    definition = DataDefinition(
+        numerical_columns=[c for c, k in kinds.items() if k == "numeric"],
+        categorical_columns=[c for c, k in kinds.items() if k == "categorical"],
+    )
+    cols = list(kinds)
+    snap = Report(
+        [ValueDrift(column=c, method=policies[c][0], threshold=policies[c][1]) for c in cols]
+    ).run(
+        current_data=Dataset.from_pandas(cur[cols], data_definition=definition),
+        reference_data=Dataset.from_pandas(ref[cols], data_definition=definition),
+    )
+    scores = [float(m["value"]) for m in snap.dict()["metrics"]]
+    drifts = [
+        ColumnDrift(
+            column=c,
+            kind=kinds[c],
+            method=policies[c][0],
+            threshold=policies[c][1],
+            score=s,
+            drifted=s >= policies[c][1],
+            override=policies[c][2],
+        )
+        for c, s in zip(cols, scores, strict=True)
+    ]
+    columns = [d for d in drifts if d.column in features]
+    prediction = next((d for d in drifts if d.column not in features), None)
+    drifted = [d.column for d in columns if d.drifted]
+    share = len(drifted) / len(columns) if columns else 0.0
+
+    quality: dict[str, float] = {}
+    quality_snap = None
+    if target_column is None or target_column not in cur.columns:
+        note = "no labels in the window"
+    elif prediction_column is None or prediction_column not in cur.columns:
+        note = "no predictions in the window"
+    else:
+        quality, note, quality_snap, labelled = _quality(
+            cur, prediction_column, target_column, policy, positive_label, probas_threshold
+        )
+        rows = rows.model_copy(update={"labelled": labelled})
+
+    alerts = _alerts(columns, share, prediction, quality, policy)
+    result = DriftResult(
+        verdict=True,
+        reason=f"{len(drifted)} of {len(columns)} features drifted",
+        columns=columns,
+        drifted_columns=drifted,
+        drift_share=share,
+        dataset_drift=any(a.rule in ("drift_share", "per_feature") for a in alerts),
+        prediction_drift=prediction,
+        quality=quality,
+        quality_note=note,
+        rows=rows,
+        alerts=alerts,
+    )
+    return result, DriftReport(drift=snap, quality=quality_snap)
+
+
+def time_span(df: pd.DataFrame, column: str | None) -> tuple[datetime | None, datetime | None]:
+    """The first and last time in `column` (None, None when there is none)."""
+    if column is None or column not in df.columns or df[column].isna().all():
+        return None, None
+    ts = pd.to_datetime(df[column], utc=True)
+    return ts.min().to_pydatetime(), ts.max().to_pydatetime()

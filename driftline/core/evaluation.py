@@ -1,0 +1,199 @@
+"""Scoring a fitted model on the holdout: metrics, slices, plots and permutation importance.
+
+Pure scikit-learn and matplotlib (no Prefect). Any fitted model with `predict_proba` and a
+threshold is scored the same way, so a candidate and the champion compare on equal terms.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from sklearn.inspection import permutation_importance
+from sklearn.metrics import (
+    ConfusionMatrixDisplay,
+    PrecisionRecallDisplay,
+    RocCurveDisplay,
+    accuracy_score,
+    average_precision_score,
+    brier_score_loss,
+    confusion_matrix,
+    f1_score,
+    log_loss,
+    precision_score,
+    recall_score,
+    roc_auc_score,
+)
+from sklearn.model_selection import train_test_split
+
+from driftline.core.candidates import labels
+from driftline.core.config import ProjectConfig
+from driftline.core.contracts import EvaluationRecord, FeatureImportance, Schema, SliceGroup
+from driftline.core.scoring import decision_threshold, predict_scores
+
+IMPORTANCE_MAX_ROWS = 2000
+IMPORTANCE_REPEATS = 3
+SLICE_METRICS = ("roc_auc", "recall", "precision", "positive_rate")
+MISSING_GROUP = "(missing)"
+# Metrics where a smaller value is better; every other metric is "higher is better".
+LOWER_IS_BETTER = frozenset({"log_loss", "brier"})
+
+
+def classification_metrics(y: np.ndarray, proba: np.ndarray, pred: np.ndarray) -> dict[str, float]:
+    """Ranking and probability metrics of the probabilities, label metrics of the labels."""
+    return {
+        "roc_auc": float(roc_auc_score(y, proba)),
+        "pr_auc": float(average_precision_score(y, proba)),
+        "f1": float(f1_score(y, pred, zero_division=0)),
+        "precision": float(precision_score(y, pred, zero_division=0)),
+        "recall": float(recall_score(y, pred, zero_division=0)),
+        "accuracy": float(accuracy_score(y, pred)),
+        "log_loss": float(log_loss(y, proba, labels=[0, 1])),
+        "brier": float(brier_score_loss(y, proba)),
+    }
+
+
+def _slice_groups(values: pd.Series) -> pd.Series:
+    """Group labels of a slice column: categories as text, numbers in quartile bins."""
+    if pd.api.types.is_numeric_dtype(values):
+        values = pd.qcut(values, 4, duplicates="drop")
+    return values.astype(str).where(values.notna(), MISSING_GROUP)
+
+
+def slice_metrics(
+    holdout_df: pd.DataFrame,
+    y: np.ndarray,
+    proba: np.ndarray,
+    pred: np.ndarray,
+    columns: list[str],
+) -> tuple[list[SliceGroup], dict[str, dict[str, float]]]:
+    """Per-group metrics for each slice column, and the largest gap between groups per metric."""
+    groups_out: list[SliceGroup] = []
+    gaps: dict[str, dict[str, float]] = {}
+    for column in columns:
+        if column not in holdout_df.columns:
+            raise ValueError(f"slice column '{column}' is not in the holdout data")
+        keys = _slice_groups(holdout_df[column]).to_numpy()
+        rows = []
+        for group in sorted(set(keys)):
+            mask = keys == group
+            yg, pg, predg = y[mask], proba[mask], pred[mask]
+            rows.append(
+                SliceGroup(
+                    column=column,
+                    group=group,
+                    rows=int(mask.sum()),
+                    base_rate=float(yg.mean()),
+                    positive_rate=float(predg.mean()),
+                    roc_auc=float(roc_auc_score(yg, pg)) if len(set(yg)) == 2 else None,
+                    recall=float(recall_score(yg, predg)) if yg.any() else None,
+                    precision=float(precision_score(yg, predg)) if predg.any() else None,
+                )
+            )
+        groups_out.extend(rows)
+        gaps[column] = {}
+        for metric in SLICE_METRICS:
+            values = [v for r in rows if (v := getattr(r, metric)) is not None]
+            if len(values) >= 2:
+                gaps[column][metric] = max(values) - min(values)
+    return groups_out, gaps
+
+
+def _importance(model: Any, X: pd.DataFrame, y: np.ndarray, seed: int) -> list[FeatureImportance]:
+    if len(X) > IMPORTANCE_MAX_ROWS:
+        X, _, y, _ = train_test_split(
+            X, y, train_size=IMPORTANCE_MAX_ROWS, stratify=y, random_state=seed
+        )
+    result = permutation_importance(
+        model, X, y, scoring="roc_auc", n_repeats=IMPORTANCE_REPEATS, random_state=seed
+    )
+    out = [
+        FeatureImportance(feature=f, mean=float(m), std=float(s))
+        for f, m, s in zip(X.columns, result.importances_mean, result.importances_std, strict=True)
+    ]
+    return sorted(out, key=lambda fi: fi.mean, reverse=True)
+
+
+def _plots(
+    y: np.ndarray, proba: np.ndarray, pred: np.ndarray, name: str, out_dir: Path
+) -> dict[str, str]:
+    """Confusion matrix, ROC and PR curves as PNG (Figure objects: no pyplot state, thread-safe)."""
+    drawers = {
+        "confusion_matrix": lambda ax: ConfusionMatrixDisplay.from_predictions(y, pred, ax=ax),
+        "roc_curve": lambda ax: RocCurveDisplay.from_predictions(y, proba, name=name, ax=ax),
+        "pr_curve": lambda ax: PrecisionRecallDisplay.from_predictions(y, proba, name=name, ax=ax),
+    }
+    paths = {}
+    for key, draw in drawers.items():
+        fig = Figure(figsize=(5, 4), layout="constrained")
+        ax = fig.add_subplot()
+        draw(ax)
+        ax.set_title(f"{name}: {key.replace('_', ' ')}")
+        path = out_dir / f"{key}.png"
+        fig.savefig(path, dpi=100)
+        paths[key] = str(path)
+    return paths
+
+
+def evaluate_model(
+    model: Any,
+    holdout_df: pd.DataFrame,
+    schema: Schema,
+    cfg: ProjectConfig,
+    out_dir: Path | None = None,
+    name: str = "model",
+    model_path: str | None = None,
+) -> EvaluationRecord:
+    """Score a fitted model on the holdout at the decision threshold inside it.
+
+    Metrics, confusion matrix and slices always; with `out_dir` also the plots, permutation
+    importance and `evaluation.json` there. `name` and `model_path` label the record.
+    """
+    y = labels(holdout_df, cfg).to_numpy()
+    if len(set(y)) < 2:
+        raise ValueError(f"holdout of {len(y)} rows holds one class only; cannot evaluate")
+    X = holdout_df[schema.features]
+    pred, proba = predict_scores(model, X)
+    slices, gaps = slice_metrics(holdout_df, y, proba, pred, cfg.training.slice_columns)
+    record = EvaluationRecord(
+        name=name,
+        rows=len(y),
+        positives=int(y.sum()),
+        threshold=decision_threshold(model),
+        metrics=classification_metrics(y, proba, pred),
+        confusion_matrix=confusion_matrix(y, pred, labels=[0, 1]).tolist(),
+        slices=slices,
+        slice_gaps=gaps,
+        model_path=model_path,
+    )
+    if out_dir is None:
+        return record
+    out_dir.mkdir(parents=True, exist_ok=True)
+    record.permutation_importance = _importance(model, X, y, cfg.training.seed)
+    record.artifacts = _plots(y, proba, pred, name, out_dir)
+    json_path = out_dir / "evaluation.json"
+    record.artifacts["evaluation"] = str(json_path)
+    json_path.write_text(record.model_dump_json(indent=2))
+    return record
+
+
+def _rank_value(record: EvaluationRecord, metric: str) -> float:
+    """Sort key, larger is better; a missing or NaN metric ranks last."""
+    value = record.metrics.get(metric, math.nan)
+    if math.isnan(value):
+        return -math.inf
+    return -value if metric in LOWER_IS_BETTER else value
+
+
+def best_record(records: list[EvaluationRecord], metric: str) -> EvaluationRecord:
+    """The best record by `metric` in its direction (the first listed wins a tie)."""
+    if not records:
+        raise ValueError("no candidate records to choose from")
+    if all(metric not in r.metrics for r in records):
+        known = sorted(records[0].metrics)
+        raise ValueError(f"primary_metric '{metric}' is not an evaluation metric; one of {known}")
+    return max(records, key=lambda r: _rank_value(r, metric))

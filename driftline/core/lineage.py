@@ -1,0 +1,115 @@
+"""What a registered model records about where it came from (ZenML-style lineage).
+
+The training flow gathers the step results, `model_metadata` turns them into the version's
+typed metadata, and `build_stamp` adds what the registry records when it pickles a model:
+the library versions and the code commit. `reference_sample` is what monitoring compares
+live traffic against.
+"""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as dist_version
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from driftline.core.config import ProjectConfig
+from driftline.core.contracts import Blessing, DatasetRef, EvaluationRecord, Schema, Split
+from driftline.core.metadata import CodeVersion, Lineage, ModelMetadata
+
+PREDICTION_COLUMN = "probability"
+_LIBRARIES = {
+    "sklearn": "scikit-learn",
+    "pandas": "pandas",
+    "numpy": "numpy",
+    "joblib": "joblib",
+    "prefect": "prefect",
+    "driftline": "driftline",
+}
+
+
+def model_metadata(
+    cfg: ProjectConfig,
+    data: DatasetRef,
+    split: Split,
+    schema: Schema,
+    record: EvaluationRecord,
+    params: dict[str, Any],
+    blessing: Blessing,
+    trigger: str,
+    flow_run_id: str | None,
+) -> ModelMetadata:
+    """The metadata of a trained candidate: data, config, metrics, gate, schema."""
+    return ModelMetadata(
+        project=cfg.project,
+        candidate=record.name,
+        table_schema=schema,
+        positive_label=cfg.target.positive_label,
+        threshold=record.threshold,
+        metrics=record.metrics,
+        slice_gaps=record.slice_gaps,
+        permutation_importance=record.permutation_importance,
+        params=params,
+        blessing=blessing,
+        data=data,
+        train=split.train,
+        holdout=split.holdout,
+        split_strategy=split.strategy,
+        time_cutoff=split.time_cutoff,
+        lineage=Lineage(flow_run_id=flow_run_id, trigger=trigger, config_hash=cfg.fingerprint()),
+    )
+
+
+def build_stamp(lineage: Lineage) -> Lineage:
+    """`lineage` with the library versions and code commit of this process filled in."""
+    return lineage.model_copy(
+        update={"libraries": lineage.libraries or libraries(), "code": lineage.code or git_commit()}
+    )
+
+
+def libraries() -> dict[str, str | None]:
+    """Library versions a model is built with: unpickling under others may fail or differ."""
+    env: dict[str, str | None] = {"python": platform.python_version()}
+    for key, dist in _LIBRARIES.items():
+        try:
+            env[key] = dist_version(dist)
+        except PackageNotFoundError:
+            env[key] = None
+    return env
+
+
+def git_commit() -> CodeVersion | None:
+    """The commit of the code that built the model, when it runs from a git checkout.
+
+    --no-optional-locks: reading must never take the index lock a concurrent commit needs.
+    """
+    here = str(Path(__file__).resolve().parent)
+
+    def git(*args: str) -> str:
+        cmd = ["git", "--no-optional-locks", "-C", here, *args]
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=10, check=True).stdout
+
+    try:
+        commit = git("rev-parse", "HEAD").strip()
+        dirty = bool(git("status", "--porcelain", "--untracked-files=no").strip())
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return CodeVersion(commit=commit, dirty=dirty)
+
+
+def reference_sample(
+    model: Any, holdout: pd.DataFrame, schema: Schema, rows: int, seed: int
+) -> pd.DataFrame:
+    """Holdout rows with the model's probability: what monitoring compares traffic against.
+
+    The holdout, not the training rows: its probabilities are what the model gives data it
+    has not seen, so prediction drift compares like with like.
+    """
+    sample = holdout.sample(n=min(rows, len(holdout)), random_state=seed)
+    out = sample[[*schema.features, schema.target]].reset_index(drop=True)
+    out[PREDICTION_COLUMN] = model.predict_proba(out[schema.features])[:, 1]
+    return out

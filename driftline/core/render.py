@@ -1,0 +1,131 @@
+"""What a person reads: markdown for Prefect artifacts and the text of the CLI's summaries.
+
+Pure functions of the stage contracts, so the training task, the CLI and the demo render a
+result the same way.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from driftline.core.contracts import DriftResult, TrainingOutcome, ValidationReport
+
+OUTCOME_METRICS = ("roc_auc", "pr_auc", "f1", "precision", "recall", "log_loss", "brier")
+
+
+def training_outcome(outcome: TrainingOutcome) -> str:
+    """A training run's result as a person reads it after `make demo` or `driftline run train`."""
+    metrics = "  ".join(
+        f"{k} {outcome.metrics[k]:.4f}" for k in OUTCOME_METRICS if k in outcome.metrics
+    )
+    against = (
+        f"against champion {outcome.baseline_version}"
+        if outcome.baseline_version
+        else ("no champion yet: value thresholds only")
+    )
+    lines = [
+        f"\n{outcome.project} {outcome.version} ({outcome.candidate}): {outcome.outcome.upper()}",
+        f"  metrics: {metrics}",
+        f"  gate {against}: "
+        + ("passed" if not outcome.blessing_reasons else "; ".join(outcome.blessing_reasons)),
+        *([f"  validation: {outcome.validation}"] if outcome.validation else []),
+        *([f"  Data Docs: {outcome.data_docs}"] if outcome.data_docs else []),
+        f"  model card: {outcome.card_path}",
+        f"  run reports: {outcome.report_dir}",
+    ]
+    return "\n".join(lines)
+
+
+def drift_check(result: DriftResult, model_version: str) -> str:
+    """A drift check as markdown: verdict, window, alerts, per-column scores, quality."""
+    rows = result.rows
+    lines = [
+        f"## Drift check of model version `{model_version}`",
+        "",
+        f"**{result.reason}**"
+        + (f"; drift share {result.drift_share:.0%}" if result.verdict else ""),
+        "",
+        f"Window: {result.window_start or 'start'} → {result.window_end or 'now'}. "
+        f"Rows: reference {rows.reference:,} (sampled {rows.reference_sampled:,}), "
+        f"current {rows.current:,} (sampled {rows.current_sampled:,}), "
+        f"labelled {rows.labelled:,}.",
+        "",
+    ]
+    if result.alerts:
+        lines += ["### Alerts", *[f"- **{a.rule}**: {a.message}" for a in result.alerts], ""]
+    if result.columns:
+        lines += ["| column | method | score | threshold | drifted |", "|---|---|---|---|---|"]
+        shown = [*result.columns, *([result.prediction_drift] if result.prediction_drift else [])]
+        for c in sorted(shown, key=lambda c: -c.score / c.threshold):
+            mark = "**yes**" if c.drifted else "no"
+            lines.append(f"| {c.column} | {c.method} | {c.score:.4f} | {c.threshold} | {mark} |")
+        lines.append("")
+    if result.quality:
+        lines += ["### Quality", *[f"- {k}: {v:.4f}" for k, v in result.quality.items()]]
+    lines.append(f"Quality: {result.quality_note}.")
+    return "\n".join(lines)
+
+
+def validation(report: ValidationReport, paths: dict[str, Path | str | None]) -> str:
+    """A validation result as markdown: counts, every failure, where the reports are."""
+    verdict = "passed" if report.success else "**FAILED**"
+    lines = [
+        f"## Validation with suite `{report.suite}`: {verdict}",
+        "",
+        "| evaluated | met | critical failures | warning/info failures |",
+        "|---|---|---|---|",
+        f"| {report.evaluated} | {report.evaluated - len(report.failures)} "
+        f"| {len(report.critical)} | {len(report.failures) - len(report.critical)} |",
+    ]
+    if report.failures:
+        lines += [
+            "",
+            "| column | expectation | severity | unexpected | examples |",
+            "|---|---|---|---|---|",
+        ]
+        for f in report.failures:
+            examples = f.error or ", ".join(str(e) for e in f.examples)
+            count = "" if f.unexpected_count is None else f.unexpected_count
+            lines.append(
+                f"| {_cell(f.column or '(table)')} | {f.expectation_type} | {f.severity} "
+                f"| {count} | {_cell(examples)} |"
+            )
+    lines.append("")
+    lines += [f"- {name}: `{path}`" for name, path in paths.items() if path]
+    return "\n".join(lines)
+
+
+def profile_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """Rows of a data profile for a Prefect table artifact (one row per column)."""
+    rows = []
+    for c in report["columns"]:
+        summary = (
+            f"min {c['min']:.4g} / max {c['max']:.4g} / mean {c['mean']:.4g}"
+            if c.get("mean") is not None
+            else ", ".join(f"{k}: {v}" for k, v in c.get("top", {}).items())
+        )
+        rows.append(
+            {
+                "column": c["column"],
+                "kind": c["kind"],
+                "dtype": c["dtype"],
+                "missing": f"{c['missing_share']:.2%}",
+                "distinct": c["distinct"],
+                "summary": summary,
+            }
+        )
+    return rows
+
+
+def profile_description(report: dict[str, Any]) -> str:
+    """The one-line description of a data profile artifact."""
+    return (
+        f"Data profile of {report['rows']} rows from {len(report['sources'])} file(s), "
+        f"fingerprint `{report['fingerprint']}`; {report['duplicate_rows']} duplicate rows; "
+        f"positive share {report['target_balance']['positive_share']:.1%}."
+    )
+
+
+def _cell(value: object) -> str:
+    return str(value).replace("|", "\\|").replace("\n", " ")

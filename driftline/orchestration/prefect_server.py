@@ -1,0 +1,185 @@
+"""A real Prefect server in the background, with its state inside the project.
+
+Schedules and event triggers need one (the temporary server of a bare flow run runs no
+scheduler, and every emitting process would start its own). `prefect server start` is the
+real thing; this only starts it as a child process, waits until it answers, and stops it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
+from pathlib import Path
+
+import httpx
+
+from driftline.errors import ServerError
+
+# Server settings driftline runs with (the caller's extra_env wins). A run waiting for a
+# deployment concurrency slot (retraining duplicates) retries after this many seconds instead
+# of 30, so a burst of alerts resolves into recorded skips within seconds.
+SERVER_ENV: dict[str, str] = {"PREFECT_SERVER_DEPLOYMENTS_CONCURRENCY_SLOT_WAIT_SECONDS": "3"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_healthy(api_url: str, timeout: float, proc: subprocess.Popen | None = None) -> None:
+    """Poll `<api>/health` until the server answers (or the process dies, or time runs out)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise ServerError(f"Prefect server exited with code {proc.returncode}")
+        try:
+            if httpx.get(f"{api_url}/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise ServerError(f"Prefect server at {api_url} did not answer within {timeout:.0f} s")
+
+
+@contextmanager
+def child(
+    cmd: Sequence[str],
+    log: Path,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> Iterator[subprocess.Popen]:
+    """A child process in a session of its own, its output appended to `log`; stopped
+    (SIGTERM to its group, then SIGKILL) when the body ends, even when it raises."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("ab") as out:
+        proc = subprocess.Popen(
+            list(cmd),
+            env=dict(env) if env is not None else None,
+            cwd=cwd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            yield proc
+        finally:
+            stop_process(proc)
+
+
+@contextmanager
+def prefect_server(
+    home: Path,
+    port: int | None = None,
+    timeout: float = 90,
+    extra_env: dict[str, str] | None = None,
+) -> Iterator[str]:
+    """Run `prefect server start` with PREFECT_HOME=`home`; yield its API URL; stop it after.
+
+    The server's output goes to `home/server.log`. It is stopped (SIGTERM, then SIGKILL)
+    even when the body raises.
+    """
+    home.mkdir(parents=True, exist_ok=True)
+    port = port or free_port()
+    api_url = f"http://127.0.0.1:{port}/api"
+    env = {
+        **os.environ,
+        "PREFECT_HOME": str(home),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_API_URL": api_url,
+        **SERVER_ENV,
+        **(extra_env or {}),
+    }
+    cmd = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1"]
+    with child([*cmd, "--port", str(port)], home / "server.log", env) as proc:
+        try:
+            wait_healthy(api_url, timeout, proc)
+        except ServerError as exc:
+            raise ServerError(f"{exc}; see {home / 'server.log'}") from None
+        yield api_url
+
+
+def _exists(url: str) -> bool:
+    return httpx.get(url, timeout=5).status_code == 200
+
+
+def _automations(api_url: str) -> int:
+    reply = httpx.post(f"{api_url}/automations/filter", json={}, timeout=5)
+    return len(reply.json()) if reply.status_code == 200 else 0
+
+
+def wait_for_deployments(
+    api_url: str,
+    names: Sequence[str],
+    timeout: float,
+    proc: subprocess.Popen | None = None,
+    automations: int = 0,
+) -> None:
+    """Poll until every `flow/deployment` name exists on the server, and at least
+    `automations` automations (a served trigger is created after its deployment, so an event
+    sent before then would start nothing)."""
+    deadline = time.monotonic() + timeout
+    missing = list(names)
+    found = 0
+    while missing or found < automations:
+        if proc is not None and proc.poll() is not None:
+            raise ServerError(f"serving process exited with code {proc.returncode}")
+        if time.monotonic() > deadline:
+            raise ServerError(
+                f"deployments {missing} / {automations - found} trigger(s) not registered "
+                f"within {timeout:.0f} s"
+            )
+        with suppress(httpx.HTTPError):
+            missing = [n for n in missing if not _exists(f"{api_url}/deployments/name/{n}")]
+            found = _automations(api_url) if automations else 0
+        time.sleep(0.3)
+
+
+@contextmanager
+def served_flows(
+    config: Path,
+    api_url: str,
+    env: Mapping[str, str],
+    log: Path,
+    expect: Sequence[str],
+    args: Sequence[str] = (),
+    timeout: float = 120,
+    automations: int = 1,
+) -> Iterator[subprocess.Popen]:
+    """Run `driftline serve-flows` against `api_url` as a child process (for the demo, tests
+    and benchmarks); yield once the `expect`ed `flow/deployment`s and the `automations`
+    (event triggers) exist; stop it after."""
+    cmd = [sys.executable, "-m", "driftline", "serve-flows", "--config", str(config)]
+    with child(
+        [*cmd, "--api-url", api_url, *args], log, {**env, "PREFECT_API_URL": api_url}
+    ) as proc:
+        try:
+            wait_for_deployments(api_url, expect, timeout, proc, automations)
+        except ServerError as exc:
+            raise ServerError(f"{exc}; see {log}") from None
+        yield proc
+
+
+def ui_url(api_url: str) -> str:
+    """The UI's address for an API URL (the API is served under `/api`)."""
+    return api_url.rstrip("/").removesuffix("/api")
+
+
+def stop_process(proc: subprocess.Popen, grace: float = 15) -> None:
+    """Stop a child started in its own session: SIGTERM to its group, SIGKILL if it lingers."""
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    except ProcessLookupError:
+        pass

@@ -1,0 +1,254 @@
+"""The prediction log: every served (and shadow) prediction, and the labels fed back later.
+
+Layout under `root` (`<state>/predictions/<project>`):
+  log/date=YYYY-MM-DD/part-*.parquet   predictions, one row per record and arm
+  feedback/date=YYYY-MM-DD/part-*.parquet   true labels by request id
+
+Hand-written because no library here offers a bounded, non-blocking, micro-batching Parquet
+appender: requests put column batches on a bounded queue, one thread writes them in parts
+(written to a temporary name, fsynced, renamed, so a reader never sees half a file).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from driftline.core.atomic import atomic_path
+from driftline.core.config import ProjectConfig
+from driftline.core.labels import label_text
+from driftline.errors import DataError
+
+log = logging.getLogger("driftline.serving")
+
+PREDICTIONS = "log"
+FEEDBACK = "feedback"
+TIME_COLUMN = "ts"
+# Columns every prediction row has; feature columns (and the entity key) follow them.
+LOG_COLUMNS = [
+    "request_id",
+    "batch_id",
+    "ts",
+    "model_version",
+    "arm",
+    "served",
+    "probability",
+    "label",
+    "latency_ms",
+]
+FEEDBACK_COLUMNS = ["request_id", "true_label", "y_true", "received_at"]
+_STOP = object()
+
+Columns = dict[str, list[Any]]
+
+
+def log_root(cfg: ProjectConfig) -> Path:
+    """Where a project's prediction log lives."""
+    return cfg.state_path / "predictions" / cfg.project
+
+
+def feedback_columns(request_ids: list[str], labels: list[object], positive: object) -> Columns:
+    """Feedback rows: the label as given, whether it is the positive class, and when."""
+    pos = label_text(positive)
+    texts = [label_text(v) for v in labels]
+    now = datetime.now(UTC)
+    return {
+        "request_id": [str(r) for r in request_ids],
+        "true_label": texts,
+        "y_true": [int(t == pos) for t in texts],
+        "received_at": [now] * len(texts),
+    }
+
+
+def write_part(root: Path, kind: str, table: pa.Table) -> Path:
+    """Write one part durably: temp file, fsync, atomic rename into its date partition."""
+    latest = pc.max(table.column("ts" if kind == PREDICTIONS else "received_at")).as_py()
+    day = (latest or datetime.now(UTC)).date()
+    folder = root / kind / f"date={day.isoformat()}"
+    target = folder / f"part-{time.time_ns()}-{uuid.uuid4().hex[:8]}.parquet"
+    with atomic_path(target, fsync=True) as tmp:
+        pq.write_table(table, tmp)
+    return target
+
+
+class PredictionLog:
+    """Bounded queue + one background writer thread flushing micro-batches to Parquet."""
+
+    def __init__(
+        self,
+        root: str | Path,
+        *,
+        flush_rows: int = 5000,
+        flush_seconds: float = 2.0,
+        queue_size: int = 10_000,
+    ) -> None:
+        self.root = Path(root)
+        self.flush_rows = flush_rows
+        self.flush_seconds = flush_seconds
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=queue_size)
+        self._thread: threading.Thread | None = None
+        self.rows_written = 0
+        self.last_error: str | None = None
+
+    def start(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(target=self._run, name="prediction-log", daemon=True)
+            self._thread.start()
+
+    def append(self, columns: Columns, kind: str = PREDICTIONS) -> bool:
+        """Queue rows without waiting; False when the queue is full (the caller answers 503)."""
+        try:
+            self._queue.put_nowait((kind, columns))
+        except queue.Full:
+            return False
+        return True
+
+    def close(self, timeout: float | None = 60.0) -> None:
+        """Flush everything queued, then stop the writer (graceful shutdown)."""
+        if self._thread is None:
+            return
+        self._queue.put(_STOP)
+        self._thread.join(timeout)
+        self._thread = None
+
+    @property
+    def backlog(self) -> int:
+        return self._queue.qsize()
+
+    def _run(self) -> None:
+        pending: list[tuple[str, Columns]] = []
+        rows = 0
+        deadline = 0.0
+        while True:
+            timeout = max(0.0, deadline - time.monotonic()) if pending else None
+            try:
+                item = self._queue.get(timeout=timeout)
+            except queue.Empty:
+                item = None
+            if item is _STOP:
+                self._flush(pending)
+                return
+            if item is not None:
+                if not pending:
+                    deadline = time.monotonic() + self.flush_seconds
+                pending.append(item)
+                rows += len(next(iter(item[1].values()), []))
+            if pending and (rows >= self.flush_rows or time.monotonic() >= deadline):
+                if self._flush(pending):
+                    pending, rows = [], 0
+                else:
+                    deadline = time.monotonic() + self.flush_seconds
+
+    def _flush(self, pending: list[tuple[str, Columns]]) -> bool:
+        """Write the pending batches, one part per kind; on failure keep them for a retry."""
+        try:
+            for kind in (PREDICTIONS, FEEDBACK):
+                tables = [pa.table(cols) for k, cols in pending if k == kind]
+                if tables:
+                    table = pa.concat_tables(tables, promote_options="default")
+                    write_part(self.root, kind, table)
+                    self.rows_written += table.num_rows if kind == PREDICTIONS else 0
+        except Exception as exc:  # disk full, permissions: log it, keep the rows, retry later
+            self.last_error = f"{type(exc).__name__}: {exc}"
+            log.exception("prediction log: writing %d batch(es) failed", len(pending))
+            return False
+        return True
+
+
+def _read_parts(root: Path, kind: str, since: datetime | None) -> pd.DataFrame | None:
+    files = []
+    for folder in sorted((root / kind).glob("date=*")):
+        day = folder.name.removeprefix("date=")
+        if since is not None and day < since.date().isoformat():
+            continue
+        files += sorted(folder.glob("part-*.parquet"))
+    if not files:
+        return None
+    table = pa.concat_tables([pq.read_table(f) for f in files], promote_options="default")
+    return table.to_pandas()
+
+
+def read_prediction_log(root: str | Path, since: datetime | None = None) -> pd.DataFrame:
+    """All logged predictions (both arms; `served` marks what the client got), oldest first.
+
+    `since` (naive = UTC) keeps rows with `ts >= since`.
+    """
+    if since is not None:
+        since = since.replace(tzinfo=UTC) if since.tzinfo is None else since.astimezone(UTC)
+    df = _read_parts(Path(root), PREDICTIONS, since)
+    if df is None:
+        return pd.DataFrame({c: pd.Series(dtype="object") for c in LOG_COLUMNS})
+    if since is not None:
+        df = df[df["ts"] >= pd.Timestamp(since)]
+    return df.sort_values("ts", kind="stable").reset_index(drop=True)
+
+
+def read_feedback(root: str | Path) -> pd.DataFrame:
+    """All labels fed back, the latest per request id."""
+    df = _read_parts(Path(root), FEEDBACK, None)
+    if df is None:
+        return pd.DataFrame({c: pd.Series(dtype="object") for c in FEEDBACK_COLUMNS})
+    df = df.sort_values("received_at", kind="stable")
+    return df.drop_duplicates("request_id", keep="last").reset_index(drop=True)
+
+
+def read_labelled_log(root: str | Path, since: datetime | None = None) -> pd.DataFrame:
+    """Logged predictions that have a true label: the log joined with `true_label`/`y_true`."""
+    preds = read_prediction_log(root, since)
+    labels = read_feedback(root)
+    return preds.merge(labels, on="request_id", how="inner")
+
+
+def read_served_window(
+    root: str | Path, since: datetime | None, target_column: str
+) -> pd.DataFrame:
+    """The served rows logged after `since`, with their fed-back label (if any) in
+    `target_column`: a monitoring window taken from the log."""
+    df = read_prediction_log(root, since)
+    if "served" in df.columns and len(df):
+        df = df[df["served"].astype(bool)]
+    if since is not None and len(df):
+        df = df[df[TIME_COLUMN] > pd.Timestamp(since)]
+    labels = read_feedback(root)[["request_id", "true_label"]]
+    merged = df.merge(labels, on="request_id", how="left")
+    return merged.rename(columns={"true_label": target_column}).reset_index(drop=True)
+
+
+def write_feedback(root: str | Path, columns: Columns) -> Path:
+    """Write feedback rows straight to a part (the CLI's bulk import; the API queues instead)."""
+    return write_part(Path(root), FEEDBACK, pa.table(columns))
+
+
+def import_feedback(
+    root: str | Path, path: str | Path, positive_label: object, label_column: str = "label"
+) -> int:
+    """Import a CSV/Parquet labels file with `request_id` and `label_column` columns."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: labels file not found")
+    if path.suffix.lower() == ".parquet":
+        df = pd.read_parquet(path)
+    else:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    missing = [c for c in ("request_id", label_column) if c not in df.columns]
+    if missing:
+        raise DataError(f"{path}: required column '{missing[0]}' is missing")
+    df = df[(df["request_id"].astype(str) != "") & df[label_column].notna()]
+    if df.empty:
+        return 0
+    cols = feedback_columns(
+        df["request_id"].astype(str).tolist(), df[label_column].tolist(), positive_label
+    )
+    write_feedback(root, cols)
+    return len(df)

@@ -1,0 +1,73 @@
+"""The registry's third room: the model card, markdown written from a version's record alone,
+so every version has one (Google's model cards: purpose, data, metrics, gate, lineage)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from driftline.storage.registry.versions import ModelVersion
+
+
+def render_card(mv: ModelVersion) -> str:
+    """A version's model card."""
+    m = mv.metadata
+    lineage = m.lineage
+    code = lineage.code
+    libraries = ", ".join(f"{k} {v}" for k, v in lineage.libraries.items())
+    lines = [
+        f"# Model card: {m.project} {mv.version}",
+        "",
+        f"- Registered: {mv.created_at}",
+        f"- Gate outcome: **{mv.status}**",
+        f"- Candidate: {m.candidate}",
+        f"- sha256 of model.joblib: `{mv.sha256}`",
+        "",
+        "## Purpose",
+        "",
+        f"Scores the probability that `{m.target}` is `{m.positive_label}` for one row of "
+        "tabular data; the decision threshold below turns the score into a label.",
+        "",
+        "## Data",
+        "",
+        f"- Training data fingerprint: `{m.data.fingerprint if m.data else 'not recorded'}`",
+        f"- Holdout fingerprint: `{m.holdout.fingerprint if m.holdout else 'not recorded'}`",
+        "",
+        "## Metrics (holdout)",
+        "",
+        "| metric | value |",
+        "|---|---|",
+        *(f"| {k} | {_fmt(v)} |" for k, v in m.metrics.items()),
+        "",
+        "## Blessing",
+        "",
+        f"The gates {'passed' if mv.status == 'blessed' else 'rejected'} this version.",
+        *(f"- {reason}" for reason in m.blessing.reasons),
+        "",
+        "## Threshold",
+        "",
+        _fmt(m.threshold if m.threshold is not None else "not recorded"),
+        "",
+        "## Features",
+        "",
+        f"- Numeric: {', '.join(m.table_schema.numeric) or 'none'}",
+        f"- Categorical: {', '.join(m.table_schema.categorical) or 'none'}",
+        "",
+        "## Lineage",
+        "",
+        f"- Config hash: `{lineage.config_hash or 'not recorded'}`",
+        f"- Prefect flow run: `{lineage.flow_run_id or 'not recorded'}`",
+        f"- Git commit: `{code.commit}`{' (uncommitted changes)' if code.dirty else ''}"
+        if code
+        else "- Git commit: not recorded",
+        f"- Libraries: {libraries or 'not recorded'}",
+        f"- Parameters: `{json.dumps(m.params, sort_keys=True, default=str)}`",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return str(value)

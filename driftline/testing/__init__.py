@@ -1,0 +1,1 @@
+"""Infrastructure for tests and benchmarks only (throw-away databases, Prefect workers)."""
