@@ -1,0 +1,143 @@
+"""One validated configuration per project: a YAML file read into pydantic models.
+
+Every section has defaults that work for the embedded demo, so the demo's `driftline.yaml`
+only names what is particular to it. Unknown keys are errors (a typo must not be ignored),
+and every error names the key and what was expected.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from pydantic import Field, ValidationError
+
+from driftline.core.config.data import DataSource, Expectations, Features, Target
+from driftline.core.config.gates import Bound, Change, Gates
+from driftline.core.config.monitoring import (
+    MIN_SAMPLE_ROWS,
+    DriftMethod,
+    FeatureDrift,
+    Monitoring,
+    QualityMetric,
+    Retraining,
+    Window,
+)
+from driftline.core.config.section import Section
+from driftline.core.config.serving import Serving
+from driftline.core.config.training import CandidateName, FeatureSelection, Threshold, Training
+from driftline.core.fingerprints import digest
+from driftline.errors import ConfigError
+
+DEFAULT_CONFIG_PATH = Path("driftline.yaml")
+
+__all__ = [
+    "DEFAULT_CONFIG_PATH",
+    "MIN_SAMPLE_ROWS",
+    "Bound",
+    "CandidateName",
+    "Change",
+    "DataSource",
+    "DriftMethod",
+    "Expectations",
+    "FeatureDrift",
+    "FeatureSelection",
+    "Features",
+    "Gates",
+    "Monitoring",
+    "ProjectConfig",
+    "QualityMetric",
+    "Retraining",
+    "Serving",
+    "Target",
+    "Threshold",
+    "Training",
+    "Window",
+    "load_config",
+]
+
+
+class ProjectConfig(Section):
+    project: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9-]*$",
+        description="Lower-case letters, digits and dashes: it names artifacts and deployments.",
+    )
+    data: DataSource
+    target: Target
+    features: Features = Field(default_factory=Features)
+    id_column: str | None = None
+    timestamp_column: str | None = None
+    expectations: Expectations
+    state_dir: str = ".driftline"
+    training: Training = Field(default_factory=Training)
+    gates: Gates = Field(default_factory=Gates)
+    serving: Serving = Field(default_factory=Serving)
+    monitoring: Monitoring = Field(default_factory=Monitoring)
+
+    # Set by load_config: the folder relative paths in the file are resolved against.
+    base_dir: Path = Field(default=Path("."), exclude=True)
+
+    def resolve(self, path: str | Path) -> Path:
+        p = Path(path)
+        return p if p.is_absolute() else (self.base_dir / p).resolve()
+
+    @property
+    def state_path(self) -> Path:
+        return self.resolve(self.state_dir)
+
+    @property
+    def suite_path(self) -> Path:
+        return self.resolve(self.expectations.directory) / f"{self.expectations.suite}.json"
+
+    def with_source(self, source: str | Path | None) -> ProjectConfig:
+        """The same project pointed at other data (the CLI's `--data`)."""
+        if source is None:
+            return self
+        data = self.data.model_copy(update={"source": str(Path(source).resolve())})
+        return self.model_copy(update={"data": data})
+
+    def artifact_key(self, name: str) -> str:
+        """Key of one of the project's Prefect artifacts (the project name is key-safe)."""
+        return f"{self.project}-{name}"
+
+    def fingerprint(self) -> str:
+        """Hash of everything that shapes a model, for lineage and cache keys."""
+        # Where training runs (dask_address) does not shape the model.
+        payload = self.model_dump(
+            mode="json",
+            exclude={
+                "base_dir": True,
+                "state_dir": True,
+                "serving": True,
+                "monitoring": True,
+                "training": {"dask_address"},
+            },
+        )
+        return digest(payload, length=16)
+
+
+def _format_errors(path: Path, err: ValidationError) -> str:
+    lines = [f"{path}: invalid configuration"]
+    for e in err.errors():
+        key = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        lines.append(f"  key '{key}': {e['msg']}")
+    return "\n".join(lines)
+
+
+def load_config(path: str | Path = DEFAULT_CONFIG_PATH) -> ProjectConfig:
+    """Read and validate a project config; raise ConfigError naming the file and key."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of keys at the top level")
+    if "base_dir" in raw:
+        raise ConfigError(f"{path}: key 'base_dir' is not a setting")
+    try:
+        return ProjectConfig(**raw, base_dir=path.resolve().parent)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(path, exc)) from None
