@@ -40,7 +40,7 @@ IMPORTANCE_REPEATS = 3
 SLICE_METRICS = ("roc_auc", "recall", "precision", "positive_rate")
 MISSING_GROUP = "(missing)"
 # Metrics where a smaller value is better; every other metric is "higher is better".
-LOWER_IS_BETTER = frozenset({"log_loss", "brier"})
+LOWER_IS_BETTER = frozenset({"log_loss", "brier", "mae", "rmse", "mape"})
 
 
 def classification_metrics(y: np.ndarray, proba: np.ndarray, pred: np.ndarray) -> dict[str, float]:
