@@ -34,6 +34,18 @@ class RegistryError(DriftlineError):
     """A request the registry refuses: unknown version or alias, or a refused promotion."""
 
 
+class LockTimeout(DriftlineError, TimeoutError):
+    """A lock of driftline's state stayed held by a live process for longer than allowed."""
+
+
+class ChampionMoved(RegistryError):
+    """A promotion was gated against a champion that is no longer the champion."""
+
+    def __init__(self, message: str, current: str | None) -> None:
+        super().__init__(message)
+        self.current = current
+
+
 class IntegrityError(RegistryError):
     """A model file that is missing or not the one registered; it is never unpickled."""
 

@@ -17,6 +17,7 @@ from prefect.runtime import flow_run
 from driftline.core.config import DEFAULT_CONFIG_PATH, load_config
 from driftline.core.contracts import RetrainingOutcome
 from driftline.orchestration.events import emit_run_failed
+from driftline.orchestration.flow_runs import flow_run_state
 from driftline.orchestration.run_folders import run_dir
 from driftline.orchestration.task_runners import task_runner
 from driftline.storage.ledger import RetrainingLedger
@@ -71,6 +72,13 @@ def retraining(
         if not held:
             return _skip(
                 ledger, cfg.project, reason, event_id, "another retraining of this model is running"
+            )
+        for closed in ledger.resolve_unfinished(flow_run_state, current=str(flow_run.id)):
+            get_run_logger().warning(
+                "retraining %s never recorded its end: %s (%s)",
+                closed["flow_run_id"],
+                closed["status"],
+                closed["detail"],
             )
         left = ledger.cooldown_left(timedelta(minutes=policy.cooldown_minutes))
         if left and not ignore_cooldown:

@@ -41,8 +41,8 @@ def register(
 ) -> ModelVersion:
     """Store the trained model as a new version with its lineage, reference sample and plots.
 
-    Retried on I/O errors only: a failed attempt leaves no visible version behind, so a
-    retry cannot create a half or duplicate one (at most an unused version id).
+    Retried on I/O errors only: a failed attempt leaves no version and no claim behind, so a
+    retry cannot create a half or duplicate one.
     """
     reference = pd.read_parquet(reference_path) if reference_path else None
     registry = ModelRegistry.for_config(cfg)

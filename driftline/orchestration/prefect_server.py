@@ -7,13 +7,15 @@ real thing; this only starts it as a child process, waits until it answers, and 
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
@@ -48,15 +50,39 @@ def wait_healthy(api_url: str, timeout: float, proc: subprocess.Popen | None = N
     raise ServerError(f"Prefect server at {api_url} did not answer within {timeout:.0f} s")
 
 
+def _die_with_parent() -> Callable[[], None] | None:
+    """A `preexec_fn` asking Linux to SIGTERM the child when this process dies (however it
+    dies: a `finally` cannot run after kill -9); None where prctl is not available."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+
+    def preexec() -> None:  # runs in the child between fork and exec: no Python locks here
+        prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return preexec
+
+
+_PR_SET_PDEATHSIG = 1
+
+
 @contextmanager
 def child(
     cmd: Sequence[str],
     log: Path,
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
+    die_with_parent: bool = True,
 ) -> Iterator[subprocess.Popen]:
     """A child process in a session of its own, its output appended to `log`; stopped
-    (SIGTERM to its group, then SIGKILL) when the body ends, even when it raises."""
+    (SIGTERM to its group, then SIGKILL) when the body ends, even when it raises, and, with
+    `die_with_parent`, sent SIGTERM by the kernel when this process is killed outright."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as out:
         proc = subprocess.Popen(
@@ -66,6 +92,7 @@ def child(
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=_die_with_parent() if die_with_parent else None,
         )
         try:
             yield proc

@@ -22,7 +22,7 @@ from driftline.core.config import ProjectConfig
 from driftline.core.lineage import build_stamp
 from driftline.core.metadata import ModelMetadata
 from driftline.core.scoring import FeatureSpec, ScoringModel, verify
-from driftline.errors import RegistryError
+from driftline.errors import ChampionMoved, RegistryError
 from driftline.storage.registry.aliases import CHALLENGER, CHAMPION, PREVIOUS, AliasStore
 from driftline.storage.registry.cards import render_card
 from driftline.storage.registry.versions import (
@@ -32,7 +32,18 @@ from driftline.storage.registry.versions import (
     VersionStore,
 )
 
-__all__ = ["CHALLENGER", "CHAMPION", "PREVIOUS", "ModelRegistry", "ModelVersion", "forced_reason"]
+__all__ = [
+    "ANY",
+    "CHALLENGER",
+    "CHAMPION",
+    "PREVIOUS",
+    "ModelRegistry",
+    "ModelVersion",
+    "forced_reason",
+]
+
+# `promote(expected=ANY)`: move the champion whatever it is now (a person's decision).
+ANY = object()
 
 _ALIAS_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
 
@@ -58,8 +69,11 @@ class ModelRegistry:
         self.fs, path = url_to_fs(str(root))
         self.root: str = path.rstrip("/")
         local = isinstance(self.fs, LocalFileSystem)
-        self._versions = VersionStore(self.fs, self.root, local)
-        self._aliases = AliasStore(self.fs, self.root, self._versions.uri)
+        self._aliases = AliasStore(self.fs, self.root, self._uri)
+        self._versions = VersionStore(self.fs, self.root, local, self._aliases.lock)
+
+    def _uri(self, path: str) -> str:
+        return path if isinstance(self.fs, LocalFileSystem) else self.fs.unstrip_protocol(path)
 
     @classmethod
     def for_config(cls, cfg: ProjectConfig) -> ModelRegistry:
@@ -152,13 +166,36 @@ class ModelRegistry:
         """Changes exactly when an alias moves: serving polls this to know when to reload."""
         return self._aliases.token()
 
+    def verified(self, version: str) -> ScoringModel:
+        """A version that can serve: its bytes match its sha256, it loads and it scores a probe
+        row. What promotion and rollback check before an alias moves (IntegrityError or
+        VerificationError otherwise)."""
+        return self.scoring_model(version)
+
+    def sweep(self) -> list[str]:
+        """Take the registry's lock and remove what crashed writers left (staging folders,
+        claims). The training flow calls it before its expensive work, so a registry it could
+        not write to fails the run at once, not after the training."""
+        with self._aliases.lock("sweep"):
+            return self._versions.sweep()
+
     def promote(
-        self, version: str, *, reason: str, force: bool = False, actor: str = "driftline"
+        self,
+        version: str,
+        *,
+        reason: str,
+        force: bool = False,
+        actor: str = "driftline",
+        expected: Any = ANY,
+        gated_against: str | None = None,
     ) -> ModelVersion | None:
         """Make `version` the champion; the old champion becomes "previous" and is returned.
 
-        A version the gates rejected is refused unless forced with a reason, which the
-        audit log keeps next to the forced flag.
+        Compare-and-swap: with `expected` (the champion the version was gated against, None
+        for none), the alias moves only if the champion is still that one; otherwise
+        ChampionMoved names the champion now, to gate against. A version the gates rejected
+        is refused unless forced with a reason, which the audit log keeps next to the forced
+        flag; a version whose model does not verify is refused before any alias moves.
         """
         target = self.get(version)
         forced_reason(force, reason, target.version)
@@ -167,23 +204,44 @@ class ModelRegistry:
                 f"{target.version} was rejected by the gates; promote it only with force "
                 "and a reason"
             )
+        self.verified(target.version)
         with self._aliases.locked() as state:
             old = state["aliases"].get(CHAMPION)
             if old == target.version:
                 raise RegistryError(f"{target.version} is already the champion")
+            if expected is not ANY and old != expected:
+                raise ChampionMoved(
+                    f"{target.version} was gated against {expected or 'no champion'}, but the "
+                    f"champion is now {old or 'none'}",
+                    current=old,
+                )
             changes = {CHAMPION: target.version, **({PREVIOUS: old} if old else {})}
             self._aliases.commit(
-                state, changes, action="promote", reason=reason, actor=actor, forced=force
+                state,
+                changes,
+                action="promote",
+                reason=reason,
+                actor=actor,
+                forced=force,
+                gated_against=gated_against,
             )
         return self.get(old) if old else None
 
     def rollback(self, *, reason: str, actor: str = "driftline") -> ModelVersion:
-        """Make "previous" the champion again (and the displaced champion "previous")."""
+        """Make "previous" the champion again (and the displaced champion "previous"), after
+        verifying that "previous" can serve."""
+        back = self.aliases().get(PREVIOUS)
+        if back is None:
+            raise RegistryError("there is no 'previous' version to roll back to")
+        self.verified(back)
         with self._aliases.locked() as state:
             current = state["aliases"]
-            back = current.get(PREVIOUS)
-            if back is None:
-                raise RegistryError("there is no 'previous' version to roll back to")
+            if current.get(PREVIOUS) != back:
+                raise ChampionMoved(
+                    f"'previous' moved from {back} to {current.get(PREVIOUS)} meanwhile; "
+                    "look again and retry",
+                    current=current.get(CHAMPION),
+                )
             changes = {CHAMPION: back, PREVIOUS: current.get(CHAMPION)}
             self._aliases.commit(state, changes, action="rollback", reason=reason, actor=actor)
         return self.get(back)

@@ -2,20 +2,22 @@
 
     <root>/aliases.json     {"aliases": {alias: version}, "moves": [the last change's moves]}
     <root>/audit.jsonl      every alias move, one JSON object a line
-    <root>/.lock            held while aliases change
+    <root>/.lock            the registry's lock (`driftline.storage.locks`), held while
+                            aliases change and while a version id is claimed
 
 aliases.json is written aside and renamed over the old one. It also carries the moves it
 made, so a crash between that rename and the audit append loses no entry: `audit_log`
-reports it and the next alias change appends it.
+reports it and the next alias change appends it. The audit log holds every move, so an
+aliases.json that is missing or unreadable while the log is not empty is rebuilt from it
+(and written back by the next change) instead of being read as "no aliases".
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
+import logging
 import posixpath
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -23,12 +25,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 from driftline.core.atomic import write_atomic
-from driftline.errors import RegistryError
+from driftline.storage import locks
 
 CHAMPION = "champion"
 PREVIOUS = "previous"
 CHALLENGER = "challenger"
 LOCK_TIMEOUT_S = 30.0
+ALIASES_FILE = "aliases.json"
+LOCK_FILE = ".lock"
+
+log = logging.getLogger("driftline.registry")
 
 
 class AliasStore:
@@ -43,11 +49,32 @@ class AliasStore:
         return posixpath.join(self.root, name)
 
     def state(self) -> dict[str, Any]:
-        """The alias map and the moves of the last change."""
+        """The alias map and the moves of the last change (`rebuilt`: replayed from the audit
+        log because aliases.json is missing or unreadable)."""
+        path = self._path(ALIASES_FILE)
         try:
-            return json.loads(self.fs.cat_file(self._path("aliases.json")))
+            state = json.loads(self.fs.cat_file(path))
+            if isinstance(state, dict) and isinstance(state.get("aliases"), dict):
+                return {"moves": [], **state}
+            problem = "does not hold an alias map"
         except FileNotFoundError:
+            problem = "is missing"
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            problem = "is not valid JSON"
+        logged = self._read_audit()
+        if not logged:
             return {"aliases": {}, "moves": []}
+        aliases: dict[str, str] = {}
+        for entry in logged:
+            if entry.get("to") is None:
+                aliases.pop(entry.get("alias"), None)
+            else:
+                aliases[entry["alias"]] = entry["to"]
+        log.warning(
+            "%s %s; aliases rebuilt from the %d entries of the audit log: %s",
+            self._uri(path), problem, len(logged), aliases,
+        )  # fmt: skip
+        return {"aliases": aliases, "moves": [], "rebuilt": problem}
 
     def token(self) -> str:
         """Changes exactly when an alias moves: serving polls this to know when to reload."""
@@ -60,32 +87,32 @@ class AliasStore:
         return logged + _unlogged(self.state(), logged)
 
     @contextmanager
+    def lock(self, purpose: str) -> Iterator[None]:
+        """The registry's lock (dies with its holder: see `driftline.storage.locks`)."""
+        self.fs.makedirs(self.root, exist_ok=True)
+        with locks.locked(
+            self.fs,
+            self._path(LOCK_FILE),
+            purpose=purpose,
+            timeout=LOCK_TIMEOUT_S,
+            what=f"the registry {self._uri(self.root)}",
+        ):
+            yield
+
+    @contextmanager
     def locked(self) -> Iterator[dict[str, Any]]:
         """Serialise alias changes across processes; yield the alias state read under the lock.
 
-        Taking the lock first appends audit entries a crash left only in aliases.json.
+        Taking the lock first appends audit entries a crash left only in aliases.json, and
+        writes back aliases rebuilt from the audit log.
         """
-        self.fs.makedirs(self.root, exist_ok=True)
-        path = self._path(".lock")
-        deadline = time.monotonic() + LOCK_TIMEOUT_S
-        while True:
-            try:
-                with self.fs.open(path, "xb") as fh:
-                    fh.write(f"pid {os.getpid()} since {datetime.now(UTC).isoformat()}".encode())
-                break
-            except FileExistsError:
-                if time.monotonic() > deadline:
-                    raise RegistryError(
-                        f"the registry is locked by another process ({self._uri(path)}); "
-                        "if none is running, delete that file"
-                    ) from None
-                time.sleep(0.05)
-        try:
+        with self.lock("aliases"):
             state = self.state()
+            if state.pop("rebuilt", None):
+                text = json.dumps({"aliases": state["aliases"], "moves": []}, indent=2)
+                write_atomic(self._path(ALIASES_FILE), text, fs=self.fs)
             self.append_audit(_unlogged(state, self._read_audit()))
             yield state
-        finally:
-            self.fs.rm_file(path)
 
     def commit(
         self,
@@ -96,8 +123,12 @@ class AliasStore:
         reason: str,
         actor: str,
         forced: bool = False,
+        gated_against: str | None = None,
     ) -> None:
-        """Apply alias changes (None removes): one atomic aliases.json, then the audit lines."""
+        """Apply alias changes (None removes): one atomic aliases.json, then the audit lines.
+
+        `gated_against`: the champion the promoted version's gate compared it with.
+        """
         aliases = dict(state["aliases"])
         now = datetime.now(UTC).isoformat(timespec="milliseconds")
         moves = []
@@ -115,6 +146,7 @@ class AliasStore:
                     "reason": reason,
                     "actor": actor,
                     "forced": forced,
+                    "gated_against": gated_against,
                 }
             )
             if to is None:
@@ -124,7 +156,7 @@ class AliasStore:
         if not moves:
             return
         text = json.dumps({"aliases": aliases, "moves": moves}, indent=2)
-        write_atomic(self._path("aliases.json"), text, fs=self.fs)
+        write_atomic(self._path(ALIASES_FILE), text, fs=self.fs)
         self.append_audit(moves)
 
     def append_audit(self, entries: list[dict[str, Any]]) -> None:

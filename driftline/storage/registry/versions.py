@@ -1,23 +1,29 @@
 """The registry's first room: immutable model versions, each a folder that appears complete.
 
     <root>/versions/v0001/  model.joblib, metadata.json, card.md, reference.parquet, files
-    <root>/.claims/v0001    version ids taken, each created exclusively
+    <root>/.claims/v0001    a version id being written: a lock its writer holds until done
     <root>/.staging/        versions being written, invisible until moved into versions/
 
 A version is written into .staging and then renamed into versions/ (locally one os.rename;
 elsewhere file by file with metadata.json last, and only a folder holding metadata.json
-counts as a version), so a crash never shows half a version. A model's bytes are checked
-against the sha256 recorded at registration before they are unpickled.
+counts as a version), so a crash never shows half a version. An id is claimed under the
+registry's lock: the next one after every version and live claim; its claim is a lock held
+while the version is written (`driftline.storage.locks`: it dies with its writer). Before
+each claim the claims of writers that died, and staging folders no live writer owns, are
+removed. A model's bytes are checked against the sha256 recorded at registration before they
+are unpickled.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import posixpath
 import re
 import uuid
-from contextlib import suppress
+from collections.abc import Callable
+from contextlib import AbstractContextManager, suppress
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
@@ -28,7 +34,9 @@ from pydantic_core import PydanticSerializationError
 
 from driftline.core.metadata import ModelMetadata, upgrade
 from driftline.errors import IntegrityError, RegistryError
-from driftline.storage import pickles
+from driftline.storage import locks, pickles
+
+log = logging.getLogger("driftline.registry")
 
 # Layout version of metadata.json; registries written before it hold a flat dict (format 1).
 FORMAT = 2
@@ -60,10 +68,17 @@ class ModelVersion(BaseModel):
 class VersionStore:
     """Writes and reads the versions of one registry folder on an fsspec file system."""
 
-    def __init__(self, fs: Any, root: str, local: bool) -> None:
+    def __init__(
+        self,
+        fs: Any,
+        root: str,
+        local: bool,
+        lock: Callable[[str], AbstractContextManager[None]],
+    ) -> None:
         self.fs = fs
         self.root = root
         self.local = local
+        self._lock = lock
 
     def path(self, *parts: str) -> str:
         return posixpath.join(self.root, *parts)
@@ -95,7 +110,28 @@ class VersionStore:
         except PydanticSerializationError as exc:
             raise RegistryError(f"metadata is not JSON-serialisable: {exc}") from None
         blob, sha256 = pickles.dumps(model)
-        version = self._claim()
+        version, claim = self._claim()
+        try:
+            return self._write(
+                version, blob, sha256, metadata, meta_json, status, reference, extra, card
+            )
+        finally:
+            with suppress(OSError):
+                self.fs.rm_file(self.path(".claims", version))
+            claim.release()
+
+    def _write(
+        self,
+        version: str,
+        blob: bytes,
+        sha256: str,
+        metadata: ModelMetadata,
+        meta_json: dict[str, Any],
+        status: str,
+        reference: pd.DataFrame | None,
+        extra: dict[str, Path],
+        card: Any,
+    ) -> ModelVersion:
         head = {
             "format": FORMAT,
             "version": version,
@@ -157,20 +193,52 @@ class VersionStore:
         """Where a file of a version is (the one place that knows the folder layout)."""
         return self.path("versions", version, name)
 
-    def _claim(self) -> str:
-        """The next free id, taken by creating its claim file exclusively (safe under races)."""
-        claims = self.path(".claims")
-        self.fs.makedirs(claims, exist_ok=True)
-        taken = [posixpath.basename(p) for p in self.fs.ls(claims, False)]
-        number = max((int(t[1:]) for t in taken if VERSION_ID.match(t)), default=0) + 1
-        while True:
+    def _names(self, folder: str) -> list[str]:
+        path = self.path(folder)
+        if not self.fs.isdir(path):
+            return []
+        return [posixpath.basename(p.rstrip("/")) for p in self.fs.ls(path, False)]
+
+    def _claim(self) -> tuple[str, locks.Held]:
+        """The next id after every version and live claim, held by its claim until written."""
+        with self._lock("claim a version id"):
+            self.sweep()
+            taken = [n for n in self._names("versions") + self._names(".claims")]
+            number = max((int(t[1:]) for t in taken if VERSION_ID.match(t)), default=0) + 1
             version = f"v{number:04d}"
-            try:
-                with self.fs.open(posixpath.join(claims, version), "xb") as fh:
-                    fh.write(str(os.getpid()).encode())
-                return version
-            except FileExistsError:
-                number += 1
+            self.fs.makedirs(self.path(".claims"), exist_ok=True)
+            held = locks.acquire(
+                self.fs, self.path(".claims", version), purpose=f"write {version}", timeout=5
+            )
+            if held is None:  # cannot happen under the registry lock: a claim nobody swept
+                raise RegistryError(f"version id {version} is held by another writer")
+            return version, held
+
+    def sweep(self) -> list[str]:
+        """Remove the claims of writers that died and the staging folders no live writer owns
+        (call under the registry lock); returns what was removed."""
+        live: set[str] = set()
+        dead: list[tuple[str, locks.Held]] = []
+        for name in self._names(".claims"):
+            held = locks.acquire(self.fs, self.path(".claims", name), purpose="sweep", timeout=0)
+            if held is None:
+                live.add(name)
+            else:
+                dead.append((name, held))
+        removed = []
+        for name in self._names(".staging"):
+            if name.split("-", 1)[0] not in live:
+                with suppress(OSError):
+                    self.fs.rm(self.path(".staging", name), recursive=True)
+                    removed.append(f".staging/{name}")
+        for name, held in dead:
+            with suppress(OSError):
+                self.fs.rm_file(self.path(".claims", name))
+            held.release()
+            removed.append(f".claims/{name}")
+        if removed:
+            log.info("registry %s: removed what crashed writers left: %s", self.root, removed)
+        return removed
 
     def _publish(self, staging: str, final: str) -> None:
         """Move a fully written version into place; metadata.json last, as the commit mark."""
