@@ -229,15 +229,19 @@ def test_hot_swap_under_concurrent_requests(
 
 
 def test_corrupt_version_is_refused_and_old_keeps_serving(
-    registry: ModelRegistry, tmp_path: Path, models: list[Pipeline]
+    registry: ModelRegistry, tmp_path: Path, models: list[Pipeline], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     v2 = registry.register(models[1], metadata(), status="blessed")
     with TestClient(app_for(registry, tmp_path)) as client:
         (Path(registry.get(v2.version).uri) / "model.joblib").write_bytes(b"not a model")
+        # Promotion verifies its target; here the file rots after that check.
+        monkeypatch.setattr(registry, "verified", lambda version: None)
         registry.promote(v2.version, reason="corrupt on purpose")
         wait_for(lambda: "champion" in client.get("/ready").json()["refused"])
         ready = client.get("/ready")
         assert ready.status_code == 200 and ready.json()["model_version"] == "v0001"
+        assert ready.json()["registry_champion"] == v2.version
+        assert ready.json()["in_sync"] is False
         refused = ready.json()["refused"]["champion"]
         assert refused["version"] == v2.version and refused["error"]
         assert client.get("/model").json()["refused"]["champion"]["version"] == v2.version
@@ -248,10 +252,11 @@ def test_corrupt_version_is_refused_and_old_keeps_serving(
 def test_wrong_feature_schema_is_refused(
     registry: ModelRegistry, tmp_path: Path, models: list[Pipeline]
 ) -> None:
-    meta = metadata(
-        table_schema=Schema(numeric=tuple(NUMERIC[:3]), categorical=(), target="churned")
-    )
-    v2 = registry.register(models[1], meta, status="blessed")
+    schema = Schema(numeric=tuple(NUMERIC[:3]), categorical=(), target="churned")
+    df = generate(500, seed=3)
+    narrow = build_pipeline("logistic_regression", schema, FeatureSelection(), 0)
+    narrow.fit(df[list(schema.numeric)], df.churned)
+    v2 = registry.register(narrow, metadata(table_schema=schema), status="blessed")
     with TestClient(app_for(registry, tmp_path)) as client:
         registry.promote(v2.version, reason="other schema")
         wait_for(lambda: "champion" in client.get("/ready").json()["refused"])
@@ -412,4 +417,6 @@ def test_sigterm_flushes_the_log(tmp_path: Path, models: list[Pipeline]) -> None
             proc.wait()
     log = read_prediction_log(log_root(cfg))
     assert sorted(log.request_id) == sorted(ids) and len(ids) == 30
-    assert b"prediction log flushed (30 rows written)" in proc.stdout.read()
+    assert b"prediction log flushed (30 rows written, 0 dropped, 0 not written)" in (
+        proc.stdout.read()
+    )

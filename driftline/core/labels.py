@@ -36,3 +36,38 @@ def label_texts(values: pd.Series) -> pd.Series:
 def positive_mask(values: pd.Series, positive_label: object) -> pd.Series:
     """1 where a label is the positive label (compared as normalised text), else 0."""
     return (label_texts(values) == label_text(positive_label)).astype(int)
+
+
+def _spellings(text: str) -> set[str]:
+    """What a label written as `text` may mean: itself, its number, or its truth value."""
+    out = {text, text.strip()}
+    lowered = text.strip().lower()
+    if lowered in ("true", "false"):
+        out |= {"True", "1"} if lowered == "true" else {"False", "0"}
+    try:
+        number = float(text)
+    except ValueError:
+        return out
+    if number.is_integer():
+        out.add(str(int(number)))
+        out |= {"True"} if number == 1 else {"False"} if number == 0 else set()
+    return out
+
+
+def canonical_label(value: object, classes: list[object]) -> str | None:
+    """The class a fed-back label means, as `label_text` of that class; None when it means
+    none of them. 1, 1.0, "1", true and "True" mean the class 1 (or True); "yes" means "Yes"
+    only when no class differs from it by case alone."""
+    texts = [label_text(c) for c in classes]
+    if isinstance(value, bool):
+        wanted = {"True", "1"} if value else {"False", "0"}
+    else:
+        wanted = _spellings(label_text(value))
+    found = [t for t in texts if t in wanted]
+    if len(found) == 1:
+        return found[0]
+    if not found and isinstance(value, str):
+        folded = [t for t in texts if t.lower() == value.strip().lower()]
+        if len(folded) == 1:
+            return folded[0]
+    return None

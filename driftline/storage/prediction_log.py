@@ -4,16 +4,14 @@ Layout under `root` (`<state>/predictions/<project>`):
   log/date=YYYY-MM-DD/part-*.parquet   predictions, one row per record and arm
   feedback/date=YYYY-MM-DD/part-*.parquet   true labels by request id
 
-Hand-written because no library here offers a bounded, non-blocking, micro-batching Parquet
-appender: requests put column batches on a bounded queue, one thread writes them in parts
-(written to a temporary name, fsynced, renamed, so a reader never sees half a file).
+Parts are written to a temporary name, fsynced and renamed, so a reader never sees half a
+file; the server's writer (`driftline.storage.log_writer`) decides when, and what a crash
+can lose.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
-import threading
 import time
 import uuid
 from datetime import UTC, datetime
@@ -71,99 +69,19 @@ def feedback_columns(request_ids: list[str], labels: list[object], positive: obj
     }
 
 
-def write_part(root: Path, kind: str, table: pa.Table) -> Path:
-    """Write one part durably: temp file, fsync, atomic rename into its date partition."""
+def write_part(root: Path, kind: str, table: pa.Table, tag: str | None = None) -> Path:
+    """Write one part durably: temp file, fsync, atomic rename into its date partition.
+
+    `tag` goes into the file name (the journal segments a part covers).
+    """
     latest = pc.max(table.column("ts" if kind == PREDICTIONS else "received_at")).as_py()
     day = (latest or datetime.now(UTC)).date()
     folder = root / kind / f"date={day.isoformat()}"
-    target = folder / f"part-{time.time_ns()}-{uuid.uuid4().hex[:8]}.parquet"
+    suffix = f"-{tag}" if tag else ""
+    target = folder / f"part-{time.time_ns()}-{uuid.uuid4().hex[:8]}{suffix}.parquet"
     with atomic_path(target, fsync=True) as tmp:
         pq.write_table(table, tmp)
     return target
-
-
-class PredictionLog:
-    """Bounded queue + one background writer thread flushing micro-batches to Parquet."""
-
-    def __init__(
-        self,
-        root: str | Path,
-        *,
-        flush_rows: int = 5000,
-        flush_seconds: float = 2.0,
-        queue_size: int = 10_000,
-    ) -> None:
-        self.root = Path(root)
-        self.flush_rows = flush_rows
-        self.flush_seconds = flush_seconds
-        self._queue: queue.Queue[Any] = queue.Queue(maxsize=queue_size)
-        self._thread: threading.Thread | None = None
-        self.rows_written = 0
-        self.last_error: str | None = None
-
-    def start(self) -> None:
-        if self._thread is None or not self._thread.is_alive():
-            self._thread = threading.Thread(target=self._run, name="prediction-log", daemon=True)
-            self._thread.start()
-
-    def append(self, columns: Columns, kind: str = PREDICTIONS) -> bool:
-        """Queue rows without waiting; False when the queue is full (the caller answers 503)."""
-        try:
-            self._queue.put_nowait((kind, columns))
-        except queue.Full:
-            return False
-        return True
-
-    def close(self, timeout: float | None = 60.0) -> None:
-        """Flush everything queued, then stop the writer (graceful shutdown)."""
-        if self._thread is None:
-            return
-        self._queue.put(_STOP)
-        self._thread.join(timeout)
-        self._thread = None
-
-    @property
-    def backlog(self) -> int:
-        return self._queue.qsize()
-
-    def _run(self) -> None:
-        pending: list[tuple[str, Columns]] = []
-        rows = 0
-        deadline = 0.0
-        while True:
-            timeout = max(0.0, deadline - time.monotonic()) if pending else None
-            try:
-                item = self._queue.get(timeout=timeout)
-            except queue.Empty:
-                item = None
-            if item is _STOP:
-                self._flush(pending)
-                return
-            if item is not None:
-                if not pending:
-                    deadline = time.monotonic() + self.flush_seconds
-                pending.append(item)
-                rows += len(next(iter(item[1].values()), []))
-            if pending and (rows >= self.flush_rows or time.monotonic() >= deadline):
-                if self._flush(pending):
-                    pending, rows = [], 0
-                else:
-                    deadline = time.monotonic() + self.flush_seconds
-
-    def _flush(self, pending: list[tuple[str, Columns]]) -> bool:
-        """Write the pending batches, one part per kind; on failure keep them for a retry."""
-        try:
-            for kind in (PREDICTIONS, FEEDBACK):
-                tables = [pa.table(cols) for k, cols in pending if k == kind]
-                if tables:
-                    table = pa.concat_tables(tables, promote_options="default")
-                    write_part(self.root, kind, table)
-                    self.rows_written += table.num_rows if kind == PREDICTIONS else 0
-        except Exception as exc:  # disk full, permissions: log it, keep the rows, retry later
-            self.last_error = f"{type(exc).__name__}: {exc}"
-            log.exception("prediction log: writing %d batch(es) failed", len(pending))
-            return False
-        return True
 
 
 def _read_parts(root: Path, kind: str, since: datetime | None) -> pd.DataFrame | None:

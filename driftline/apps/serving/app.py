@@ -9,7 +9,6 @@ import logging
 import os
 import secrets
 import time
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from datetime import UTC, datetime
@@ -24,6 +23,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from driftline.apps.serving.holder import ModelHolder
 from driftline.apps.serving.limits import BodyLimit, validation_error
+from driftline.apps.serving.openapi import errors
 from driftline.apps.serving.routing import canary_mask
 from driftline.apps.serving.schema import (
     Feedback,
@@ -32,11 +32,15 @@ from driftline.apps.serving.schema import (
     PredictResponse,
     predict_request_model,
 )
+from driftline.apps.serving.status import ModelInfo, Status, status
 from driftline.core.config import ProjectConfig, Serving
+from driftline.core.labels import canonical_label
 from driftline.core.scoring import FeatureSpec, ScoringModel, to_frame
 from driftline.errors import ServingError
-from driftline.storage.prediction_log import FEEDBACK, PredictionLog, feedback_columns, log_root
+from driftline.storage.log_writer import PredictionLog
+from driftline.storage.prediction_log import FEEDBACK, feedback_columns, log_root
 from driftline.storage.registry import CHALLENGER, CHAMPION, ModelRegistry
+from driftline.storage.request_ids import RequestIds
 
 log = logging.getLogger("driftline.serving")
 
@@ -88,12 +92,16 @@ def create_app(
         log_dir,
         flush_rows=settings.log_flush_rows,
         flush_seconds=settings.log_flush_seconds,
-        queue_size=settings.log_queue_size,
+        buffer_rows=settings.log_buffer_rows,
+        when_full=settings.log_when_full,
+        journal=settings.log_durability == "journal",
     )
+    request_ids = RequestIds(log_dir)
     token = os.environ.get(settings.token_env, "")
     bearer = HTTPBearer(auto_error=False, description=f"Token from ${settings.token_env}")
     rng = np.random.default_rng()
     PredictRequest = predict_request_model(spec, settings.max_records)
+    full = "the prediction log cannot keep up or cannot write (see /ready); retry shortly"
 
     def authorized(creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
         if token and (creds is None or not secrets.compare_digest(creds.credentials, token)):
@@ -112,7 +120,12 @@ def create_app(
             with suppress(asyncio.CancelledError):
                 await watcher
             await asyncio.to_thread(predlog.close)
-            log.info("prediction log flushed (%d rows written)", predlog.rows_written)
+            log.info(
+                "prediction log flushed (%d rows written, %d dropped, %d not written)",
+                predlog.rows_written,
+                predlog.rows_dropped,
+                predlog.backlog,
+            )
 
     app = FastAPI(
         title=f"driftline: {cfg.project if cfg else 'model'} predictions",
@@ -120,10 +133,12 @@ def create_app(
         lifespan=lifespan,
         exception_handlers={RequestValidationError: validation_error},
     )
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    hint = f"; send at most {settings.max_records} records per request (serving.max_records)"
+    app.add_middleware(BodyLimit, max_bytes=settings.body_limit, hint=hint)
     app.state.holder = holder
     app.state.predlog = predlog
-    auth = [Depends(authorized)]
+    # Declared (and shown in OpenAPI) only when a token is configured: auth is off otherwise.
+    auth = [Depends(authorized)] if token else []
 
     def log_rows(
         columns: dict[str, list[Any]],
@@ -168,10 +183,17 @@ def create_app(
             labels,
             latency,
         )
-        if not predlog.append(rows):
+        if predlog.append(rows) == "refused":
             log.warning("prediction log full: %d shadow row(s) not logged", n)
 
-    @app.post("/predict", response_model=PredictResponse, dependencies=auth)
+    @app.post(
+        "/predict",
+        response_model=PredictResponse,
+        dependencies=auth,
+        responses=errors(
+            400, 413, 422, auth=bool(token), unavailable="No verified model, or " + full
+        ),
+    )
     def predict(body: PredictRequest, background: BackgroundTasks) -> PredictResponse:  # type: ignore[valid-type]
         """Score records with the champion (or, under a canary, partly the challenger)."""
         start = time.perf_counter()
@@ -185,8 +207,7 @@ def create_app(
         if spec.key and spec.key not in spec.features:  # ids may come as numbers: log text
             columns[spec.key] = [None if v is None else str(v) for v in columns[spec.key]]
         frame = to_frame(columns, spec)
-        batch = uuid.uuid4().hex
-        ids = [f"{batch}-{i}" for i in range(n)]
+        batch, ids = request_ids.batch(n)
         mask = np.zeros(n, dtype=bool)
         if settings.strategy == "canary" and arms.challenger is not None:
             keys = columns[spec.key] if spec.key else [None] * n
@@ -208,8 +229,8 @@ def create_app(
         rows = log_rows(
             columns, ids, batch, model.tolist(), arm.tolist(), True, proba, labels, latency
         )
-        if not predlog.append(rows):
-            raise HTTPException(503, "prediction log is backed up; retry shortly")
+        if predlog.append(rows) == "refused":
+            raise HTTPException(503, full)
         if settings.strategy == "shadow" and arms.challenger is not None:
             background.add_task(shadow, arms.challenger, columns, ids, batch)
         return PredictResponse(
@@ -221,19 +242,38 @@ def create_app(
             ]
         )
 
-    @app.post("/feedback", response_model=FeedbackResponse, status_code=202, dependencies=auth)
+    @app.post(
+        "/feedback",
+        response_model=FeedbackResponse,
+        status_code=202,
+        dependencies=auth,
+        responses=errors(400, 413, 422, auth=bool(token), unavailable=full),
+    )
     def feedback(item: Feedback) -> FeedbackResponse:
         """Record the true label of a prediction, by its request id."""
+        if not request_ids.known(item.request_id):
+            detail = [
+                {
+                    "loc": ["body", "request_id"],
+                    "msg": f"no prediction of this server has request id {item.request_id!r}; "
+                    "send the request_id a /predict answer gave",
+                    "type": "unknown_request_id",
+                }
+            ]
+            return JSONResponse({"detail": detail}, status_code=422)  # type: ignore[return-value]
         arms = holder.arms
         positive = (
             arms.champion.metadata.positive_label
             if arms.champion
             else (cfg.target.positive_label if cfg else 1)
         )
-        if not predlog.append(
-            feedback_columns([item.request_id], [item.label], positive), FEEDBACK
-        ):
-            raise HTTPException(503, "prediction log is backed up; retry shortly")
+        label: object = item.label
+        classes = getattr(arms.champion.model, "classes_", None) if arms.champion else None
+        if classes is not None:  # one spelling per class: true, "1" and 1.0 are stored as 1
+            label = canonical_label(item.label, list(classes)) or item.label
+        columns = feedback_columns([item.request_id], [label], positive)
+        if predlog.append(columns, FEEDBACK, droppable=False) == "refused":
+            raise HTTPException(503, full)
         return FeedbackResponse(accepted=1)
 
     @app.get("/health")
@@ -241,34 +281,33 @@ def create_app(
         """The process is alive (no auth)."""
         return {"status": "alive"}
 
-    def status() -> dict[str, Any]:
-        arms = holder.arms
-        return {
-            "ready": arms.champion is not None,
-            "model_version": arms.champion.name if arms.champion else None,
-            "challenger_version": arms.challenger.name if arms.challenger else None,
-            "strategy": settings.strategy,
-            "refused": {k: vars(v) for k, v in dict(holder.refused).items()},
-            "log_backlog": predlog.backlog,
-            "log_error": predlog.last_error,
-        }
-
-    @app.get("/ready", dependencies=auth)
+    @app.get(
+        "/ready",
+        response_model=Status,
+        dependencies=auth,
+        responses={
+            **errors(auth=bool(token)),
+            503: {"model": Status, "description": "Not ready: `reason` says why."},
+        },
+    )
     def ready() -> JSONResponse:
-        """200 when a verified champion is loaded, else 503; shows refused versions."""
-        body = status()
-        return JSONResponse(body, status_code=200 if body["ready"] else 503)
+        """200 when a verified champion is serving and the prediction log can persist, else
+        503; shows what is served, what the registry names, refused versions, the log."""
+        body = status(holder, predlog, settings)
+        return JSONResponse(body.model_dump(mode="json"), status_code=200 if body.ready else 503)
 
-    @app.get("/model", dependencies=auth)
-    def model_info() -> dict[str, Any]:
+    @app.get(
+        "/model", response_model=ModelInfo, dependencies=auth, responses=errors(auth=bool(token))
+    )
+    def model_info() -> ModelInfo:
         """What is serving: version, metadata, card, features; refused versions and why."""
         arms = holder.arms
-        return {
-            **status(),
-            "champion": _model_info(registry, arms.champion),
-            "challenger": _model_info(registry, arms.challenger),
-            "card": registry.card(arms.champion.name) if arms.champion else None,
-            "features": spec.model_dump(),
-        }
+        return ModelInfo(
+            **status(holder, predlog, settings).model_dump(),
+            champion=_model_info(registry, arms.champion),
+            challenger=_model_info(registry, arms.challenger),
+            card=registry.card(arms.champion.name) if arms.champion else None,
+            features=spec.model_dump(),
+        )
 
     return app

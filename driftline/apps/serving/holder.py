@@ -51,6 +51,7 @@ class ModelHolder:
         self.with_challenger = with_challenger
         self.arms = Arms()
         self.refused: dict[str, Refusal] = {}
+        self.targets: dict[str, str | None] = {}  # what each alias names in the registry
         self._token: str | None = None
         self._lock = threading.Lock()
 
@@ -71,6 +72,7 @@ class ModelHolder:
 
     def _resolve(self, alias: str, current: ScoringModel | None) -> ScoringModel | None:
         mv = self.registry.alias(alias)
+        self.targets[alias] = mv.version if mv else None
         if mv is None:
             if alias == CHAMPION and current is not None:
                 log.error("alias 'champion' was removed; still serving %s", current.name)

@@ -15,9 +15,10 @@ MAX_ERRORS_SHOWN = 20
 class BodyLimit:
     """Starlette has no request-size limit: buffer the body up to `max_bytes`, else answer 413."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, hint: str = "") -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.hint = hint
 
     async def _refuse(self, send: Send, status: int, detail: str) -> None:
         response = JSONResponse({"detail": detail}, status_code=status)
@@ -29,7 +30,7 @@ class BodyLimit:
             return
         headers = dict(scope["headers"])
         declared = headers.get(b"content-length")
-        too_large = f"request body larger than {self.max_bytes} bytes"
+        too_large = f"request body larger than {self.max_bytes} bytes{self.hint}"
         if declared is not None:
             if not declared.isdigit():
                 await self._refuse(send, 400, "invalid Content-Length header")
