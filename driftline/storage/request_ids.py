@@ -26,21 +26,26 @@ _LEGACY = re.compile(r"^[0-9a-f]{32}-(0|[1-9][0-9]*)$")
 
 
 def _key(root: Path) -> bytes:
-    """The project's secret, created exclusively by the first process that needs it."""
+    """The project's secret, created once: written aside, then linked into place (a link
+    fails if the name exists), so every process reads the same complete key."""
     path = root / KEY_FILE
     root.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        key = path.read_bytes()
-        if len(key) == 32:
-            return key
+    if not path.exists():
+        tmp = root / f".{KEY_FILE}.{secrets.token_hex(4)}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(secrets.token_bytes(32))
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass  # another process made it first: use theirs
+        finally:
+            tmp.unlink(missing_ok=True)
+    key = path.read_bytes()
+    if len(key) != 32:
         raise OSError(f"{path}: not a request-id key (32 bytes); delete it to make a new one")
-    key = secrets.token_bytes(32)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(key)
-        fh.flush()
-        os.fsync(fh.fileno())
     return key
 
 
