@@ -13,6 +13,7 @@ from driftline.core import render
 from driftline.core.config import ProjectConfig
 from driftline.core.contracts import Ingested, Schema
 from driftline.core.datasets import discover_sources, publish, read_sources
+from driftline.core.labels import canonical_label, label_text, label_texts
 from driftline.errors import DataError
 from driftline.storage.prediction_log import log_root, read_labelled_log
 from driftline.storage.registry import CHAMPION, ModelRegistry
@@ -21,13 +22,27 @@ from tasks.policies import retry_on_io
 Strategy = Literal["combined", "recent", "sliding"]
 
 
-def labelled_log(cfg: ProjectConfig, schema: Schema, target_dtype: object) -> pd.DataFrame:
-    """The served predictions that got a true label, shaped like the training data."""
+def labelled_log(
+    cfg: ProjectConfig, schema: Schema, reference: pd.Series
+) -> tuple[pd.DataFrame, dict[str, int]]:
+    """The served predictions that got a true label, shaped like the training data, and the
+    labels that were skipped because they mean none of the `reference` target's classes
+    (label text -> rows): one bad label must not fail every later retraining."""
     log = read_labelled_log(log_root(cfg))
-    log = log[log["served"].astype(bool)] if not log.empty else log
+    log = log[log["served"].astype(bool)].reset_index(drop=True) if not log.empty else log
     out = log.reindex(columns=schema.columns).copy()
-    out[schema.target] = log["true_label"].astype(target_dtype) if not log.empty else None
-    return out.reset_index(drop=True)
+    if log.empty:
+        out[schema.target] = reference.iloc[:0]
+        return out, {}
+    classes = {label_text(c): c for c in reference.dropna().unique()}
+    meant = log["true_label"].map(lambda v: canonical_label(v, list(classes.values())))
+    usable = meant.notna()
+    skipped = log.loc[~usable, "true_label"].astype(str).value_counts().to_dict()
+    out = out[usable.to_numpy()].copy()
+    out[schema.target] = pd.Series(
+        [classes[t] for t in meant[usable]], index=out.index, dtype=reference.dtype
+    )
+    return out.reset_index(drop=True), skipped
 
 
 def combine(
@@ -62,7 +77,17 @@ def assemble_training_set(
         recent = recent[schema.columns]
     else:
         recent_files = [log_root(cfg)]
-        recent = labelled_log(cfg, schema, reference[schema.target].dtype)
+        recent, skipped = labelled_log(cfg, schema, reference[schema.target])
+        if skipped:
+            get_run_logger().warning(
+                "skipped %d labelled row(s) of %s whose label is not a class of '%s' "
+                "(classes: %s): %s",
+                sum(skipped.values()),
+                recent_files[0],
+                schema.target,
+                sorted(label_texts(reference[schema.target]).unique())[:10],
+                dict(list(skipped.items())[:10]),
+            )
     if recent.empty and strategy == "recent":
         raise DataError(f"retraining: strategy 'recent' but {recent_files[0]} has no labelled rows")
     df = combine(reference, recent, strategy, cfg.monitoring.retraining.sliding_rows)

@@ -25,8 +25,9 @@ import pyarrow.parquet as pq
 
 from driftline.core.atomic import atomic_path
 from driftline.core.config import ProjectConfig
-from driftline.core.labels import label_text
+from driftline.core.labels import canonical_label, label_text
 from driftline.errors import DataError
+from driftline.storage.request_ids import RequestIds
 
 log = logging.getLogger("driftline.serving")
 
@@ -56,10 +57,16 @@ def log_root(cfg: ProjectConfig) -> Path:
     return cfg.state_path / "predictions" / cfg.project
 
 
-def feedback_columns(request_ids: list[str], labels: list[object], positive: object) -> Columns:
-    """Feedback rows: the label as given, whether it is the positive class, and when."""
+def feedback_columns(
+    request_ids: list[str],
+    labels: list[object],
+    positive: object,
+    classes: list[object] | None = None,
+) -> Columns:
+    """Feedback rows: the label (one spelling per class of `classes` when given: true, "1"
+    and 1.0 are all stored as 1), whether it is the positive class, and when."""
     pos = label_text(positive)
-    texts = [label_text(v) for v in labels]
+    texts = [(canonical_label(v, classes) if classes else None) or label_text(v) for v in labels]
     now = datetime.now(UTC)
     return {
         "request_id": [str(r) for r in request_ids],
@@ -149,7 +156,11 @@ def write_feedback(root: str | Path, columns: Columns) -> Path:
 
 
 def import_feedback(
-    root: str | Path, path: str | Path, positive_label: object, label_column: str = "label"
+    root: str | Path,
+    path: str | Path,
+    positive_label: object,
+    label_column: str = "label",
+    classes: list[object] | None = None,
 ) -> int:
     """Import a CSV/Parquet labels file with `request_id` and `label_column` columns."""
     path = Path(path)
@@ -165,8 +176,16 @@ def import_feedback(
     df = df[(df["request_id"].astype(str) != "") & df[label_column].notna()]
     if df.empty:
         return 0
+    ids = RequestIds(root)
+    unknown = [(i, r) for i, r in zip(df.index, df["request_id"].astype(str)) if not ids.known(r)]
+    if unknown:
+        shown = ", ".join(f"data row {i + 1}: {r!r}" for i, r in unknown[:5])
+        raise DataError(
+            f"{path}: column 'request_id': {len(unknown)} id(s) no prediction of this project "
+            f"has ({shown}); nothing was imported: fix or remove those rows"
+        )
     cols = feedback_columns(
-        df["request_id"].astype(str).tolist(), df[label_column].tolist(), positive_label
+        df["request_id"].astype(str).tolist(), df[label_column].tolist(), positive_label, classes
     )
     write_feedback(root, cols)
     return len(df)

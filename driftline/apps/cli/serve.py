@@ -52,6 +52,17 @@ def import_labels(
     with user_errors():
         cfg = project(config)
         from driftline.storage.prediction_log import import_feedback, log_root
+        from driftline.storage.registry import CHAMPION, ModelRegistry
 
-        n = import_feedback(log_root(cfg), file, cfg.target.positive_label, label_column)
+        registry = ModelRegistry.for_config(cfg)
+        champion = registry.alias(CHAMPION)
+        model = registry.load_model(champion.version) if champion else None
+        classes = getattr(model, "classes_", None)
+        n = import_feedback(
+            log_root(cfg),
+            file,
+            cfg.target.positive_label,
+            label_column,
+            None if classes is None else list(classes),
+        )
     typer.echo(f"imported {n} label(s) into {log_root(cfg)}")

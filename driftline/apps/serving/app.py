@@ -34,7 +34,6 @@ from driftline.apps.serving.schema import (
 )
 from driftline.apps.serving.status import ModelInfo, Status, status
 from driftline.core.config import ProjectConfig, Serving
-from driftline.core.labels import canonical_label
 from driftline.core.scoring import FeatureSpec, ScoringModel, to_frame
 from driftline.errors import ServingError
 from driftline.storage.log_writer import PredictionLog
@@ -267,11 +266,10 @@ def create_app(
             if arms.champion
             else (cfg.target.positive_label if cfg else 1)
         )
-        label: object = item.label
         classes = getattr(arms.champion.model, "classes_", None) if arms.champion else None
-        if classes is not None:  # one spelling per class: true, "1" and 1.0 are stored as 1
-            label = canonical_label(item.label, list(classes)) or item.label
-        columns = feedback_columns([item.request_id], [label], positive)
+        columns = feedback_columns(
+            [item.request_id], [item.label], positive, None if classes is None else list(classes)
+        )
         if predlog.append(columns, FEEDBACK, droppable=False) == "refused":
             raise HTTPException(503, full)
         return FeedbackResponse(accepted=1)
