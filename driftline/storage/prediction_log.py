@@ -177,7 +177,8 @@ def import_feedback(
     if df.empty:
         return 0
     ids = RequestIds(root)
-    unknown = [(i, r) for i, r in zip(df.index, df["request_id"].astype(str)) if not ids.known(r)]
+    rids = df["request_id"].astype(str)
+    unknown = [(i, r) for i, r in zip(df.index, rids, strict=True) if not ids.known(r)]
     if unknown:
         shown = ", ".join(f"data row {i + 1}: {r!r}" for i, r in unknown[:5])
         raise DataError(
