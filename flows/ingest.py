@@ -6,6 +6,7 @@ from prefect import flow
 
 from driftline.core.config import DEFAULT_CONFIG_PATH, load_config
 from driftline.core.contracts import IngestAndValidateResult
+from driftline.core.datasets import check_sources
 from driftline.orchestration.events import emit_run_failed
 from driftline.orchestration.run_folders import run_dir
 from tasks.ingest import ingest
@@ -25,6 +26,7 @@ def ingest_and_validate(
         data: Override the config's data source (file, glob or folder).
     """
     cfg = load_config(config_path).with_source(data)
+    check_sources(cfg)  # a missing source fails here, naming it, before any task runs
     ingested = ingest(cfg)
     validation = validate(cfg, ingested, str(run_dir(cfg.state_path) / "validation"))
     return IngestAndValidateResult(ingested=ingested, validation=validation)

@@ -15,6 +15,7 @@ from pydantic import Field
 
 from driftline.core.config import DEFAULT_CONFIG_PATH, CandidateName, ProjectConfig, load_config
 from driftline.core.contracts import DatasetRef, Ingested, TrainingOutcome
+from driftline.core.datasets import check_sources
 from driftline.core.lineage import model_metadata
 from driftline.orchestration.events import emit_run_failed
 from driftline.orchestration.run_folders import run_dir
@@ -158,6 +159,7 @@ def training(
     """
     forced_reason(force, force_reason, "the new version")
     cfg = _with_overrides(load_config(config_path).with_source(data), candidates, search_budget)
+    check_sources(cfg)  # a missing source fails here, naming it, before any task runs
     ingested = ingest(cfg)
     checked = validate(cfg, ingested, str(run_dir(cfg.state_path) / "validation"))
     # The task runner per config at run time: a Dask cluster when training.dask_address is set.

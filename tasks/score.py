@@ -60,6 +60,7 @@ def score(
         model,
         Path(output),
         fmt=cfg.data.format,
+        encoding=cfg.data.encoding,
         chunk_rows=chunk_rows,
         passthrough=passthrough,
         timestamp=cfg.timestamp_column,

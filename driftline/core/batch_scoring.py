@@ -7,6 +7,7 @@ written aside and renamed into place only when every chunk passed.
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -18,7 +19,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from driftline.core.atomic import atomic_path
-from driftline.core.datasets import as_numeric, as_text, as_timestamp, read_raw
+from driftline.core.datasets import (
+    as_numeric,
+    as_text,
+    as_timestamp,
+    duplicated_columns,
+    encoding_error,
+    read_raw,
+)
 from driftline.core.scoring import FeatureSpec, ScoringModel
 from driftline.errors import DataError
 
@@ -38,7 +46,7 @@ def count_rows(path: Path, fmt: str) -> int:
 
 
 def read_chunks(
-    path: Path, fmt: str, chunk_rows: int, columns: list[str]
+    path: Path, fmt: str, chunk_rows: int, columns: list[str], encoding: str = "utf-8"
 ) -> Iterator[pd.DataFrame]:
     """The rows of one CSV/Parquet file, `chunk_rows` at a time, only `columns` (if present)."""
     kind = fmt if fmt != "auto" else path.suffix.lower().lstrip(".")
@@ -49,9 +57,16 @@ def read_chunks(
         for batch in pf.iter_batches(batch_size=chunk_rows, columns=present):
             yield batch.to_pandas()
     elif kind == "csv":
-        yield from pd.read_csv(path, chunksize=chunk_rows, usecols=lambda c: c in wanted)
+        with path.open(encoding=encoding, errors="replace", newline="") as fh:
+            duplicated_columns(path, next(csv.reader(fh), []))  # pandas would rename copies
+        try:
+            yield from pd.read_csv(
+                path, chunksize=chunk_rows, usecols=lambda c: c in wanted, encoding=encoding
+            )
+        except UnicodeDecodeError:
+            raise encoding_error(path, encoding) from None
     else:
-        yield read_raw(path, fmt)  # raises the DataError naming the unknown type
+        yield read_raw(path, fmt, encoding)  # raises the DataError naming the unknown type
 
 
 def type_chunk(
@@ -99,6 +114,7 @@ def score_files(
     output: Path,
     *,
     fmt: str = "auto",
+    encoding: str = "utf-8",
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     passthrough: list[str] | None = None,
     timestamp: str | None = None,
@@ -113,7 +129,11 @@ def score_files(
     passthrough = passthrough or []
     wanted = [*passthrough, *model.spec.features]
     done = 0
-    chunks = ((path, raw) for path in files for raw in read_chunks(path, fmt, chunk_rows, wanted))
+    chunks = (
+        (path, raw)
+        for path in files
+        for raw in read_chunks(path, fmt, chunk_rows, wanted, encoding)
+    )
     with atomic_path(output) as tmp:
         writer: pq.ParquetWriter | None = None
         try:

@@ -22,6 +22,15 @@ from driftline.core.profile import profile
 from driftline.errors import DataError
 
 
+def check_sources(cfg: ProjectConfig, *sources: str | Path | None) -> None:
+    """Fail now, naming the path, when the config's data source (or one of `sources`)
+    names no file: before a flow run starts, not a minute into it."""
+    discover_sources(cfg.resolve(cfg.data.source))
+    for source in sources:
+        if source is not None:
+            discover_sources(cfg.resolve(source))
+
+
 def discover_sources(source: str | Path) -> list[Path]:
     """The files a source names: one file, a glob, or every CSV/Parquet file in a folder."""
     text = str(source)
@@ -41,20 +50,62 @@ def discover_sources(source: str | Path) -> list[Path]:
     return [path]
 
 
-def read_raw(path: Path, fmt: str) -> pd.DataFrame:
+def encoding_error(path: Path, encoding: str) -> DataError:
+    """The error for a file that is not text in `encoding`: its first bad line and a fix."""
+    with path.open("rb") as fh:
+        for number, line in enumerate(fh, start=1):
+            try:
+                line.decode(encoding)
+            except UnicodeDecodeError as exc:
+                bad = line[exc.start : exc.end + 8]
+                guess = "cp1252"
+                try:
+                    line.decode(guess)
+                except UnicodeDecodeError:
+                    guess = "latin-1"
+                return DataError(
+                    f"{path}: line {number}: bytes {bad!r} are not valid {encoding} text; set "
+                    f"data.encoding in the config to the file's encoding (e.g. {guess!r})"
+                )
+    return DataError(f"{path}: not valid {encoding} text; set data.encoding to its encoding")
+
+
+def duplicated_columns(path: Path, columns: list[object]) -> None:
+    seen: set[object] = set()
+    for column in columns:
+        if column in seen:
+            raise DataError(
+                f"{path}: column '{column}' appears more than once in the header; "
+                "rename or remove the copies"
+            )
+        seen.add(column)
+
+
+def read_raw(path: Path, fmt: str, encoding: str = "utf-8") -> pd.DataFrame:
     kind = fmt if fmt != "auto" else path.suffix.lower().lstrip(".")
     try:
         if kind == "parquet":
-            return pd.read_parquet(path)
-        if kind == "csv":
-            return pd.read_csv(path, engine="pyarrow")
+            df = pd.read_parquet(path)
+        elif kind == "csv":
+            df = pd.read_csv(path, engine="pyarrow", encoding=encoding)
+        else:
+            raise DataError(f"{path}: unknown file type '{path.suffix}'; use .csv or .parquet")
     except pd.errors.EmptyDataError:
         raise DataError(f"{path}: file is empty") from None
+    except UnicodeDecodeError:
+        raise encoding_error(path, encoding) from None
+    except DataError:
+        raise
     except Exception as exc:  # pyarrow and pandas raise many types for unreadable bytes
         if path.stat().st_size == 0:
             raise DataError(f"{path}: file is empty") from None
         raise DataError(f"{path}: cannot be read as {kind}: {exc}") from None
-    raise DataError(f"{path}: unknown file type '{path.suffix}'; use .csv or .parquet")
+    duplicated_columns(path, list(df.columns))
+    if kind == "csv":  # pyarrow keeps bytes it cannot decode as bytes instead of failing
+        for col in df.select_dtypes(include="object").columns:
+            if df[col].map(type).eq(bytes).any():
+                raise encoding_error(path, encoding)
+    return df
 
 
 def _first_bad(raw: pd.Series, parsed: pd.Series) -> tuple[int, object]:
@@ -154,7 +205,7 @@ def read_sources(cfg: ProjectConfig, paths: list[Path]) -> tuple[pd.DataFrame, S
     frames: list[pd.DataFrame] = []
     schema: Schema | None = None
     for path in paths:
-        raw = read_raw(path, cfg.data.format)
+        raw = read_raw(path, cfg.data.format, cfg.data.encoding)
         if schema is None:
             schema = infer_schema(cfg, raw.head(1000), path)
         frames.append(read_typed(path, raw, schema))

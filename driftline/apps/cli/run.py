@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from driftline.apps.cli.common import ConfigOption, DataOption, project, user_errors
+from driftline.core.datasets import check_sources, discover_sources
 
 app = typer.Typer(help="Run a driftline flow locally.", no_args_is_help=True)
 
@@ -16,6 +17,7 @@ def ingest(config: Path = ConfigOption, data: str = DataOption) -> None:
     """Ingest the project's data and validate it with its expectation suite."""
     with user_errors():
         cfg = project(config, data)
+        check_sources(cfg)
         from flows.ingest import ingest_and_validate
 
         result = ingest_and_validate(config_path=str(config), data=data)
@@ -38,6 +40,7 @@ def score(
     """Score a file or glob with the champion into Parquet predictions (with the version)."""
     with user_errors():
         cfg = project(config)
+        discover_sources(Path(input).resolve())
         from flows.scoring import batch_scoring
 
         result = batch_scoring(
@@ -65,7 +68,7 @@ def train(
 ) -> None:
     """Train, evaluate, gate, register, and promote to champion when blessed."""
     with user_errors():
-        project(config, data)
+        check_sources(project(config, data))
         from flows.training import training
 
         outcome = training(
@@ -90,7 +93,9 @@ def monitor(
 ) -> None:
     """Check the current window for drift against the champion's reference sample."""
     with user_errors():
-        project(config)
+        cfg = project(config)
+        if source:
+            discover_sources(cfg.resolve(source))
         from flows.monitoring import monitoring
 
         result = monitoring(config_path=str(config), source=source)
@@ -110,7 +115,9 @@ def retrain(
 ) -> None:
     """Retrain on reference + recent data, gate against the champion, promote if blessed."""
     with user_errors():
-        project(config)
+        cfg = project(config)
+        if recent:
+            discover_sources(cfg.resolve(recent))
         from flows.retraining import retraining
 
         result = retraining(

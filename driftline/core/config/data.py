@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import codecs
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from driftline.core.config.section import Section
 
@@ -14,6 +15,16 @@ class DataSource(Section):
 
     source: str = Field(description="File, glob or folder, relative to the config file.")
     format: Literal["auto", "csv", "parquet"] = "auto"
+    encoding: str = Field("utf-8", description="Text encoding of CSV files, e.g. latin-1.")
+
+    @field_validator("encoding")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        try:
+            codecs.lookup(value)
+        except LookupError:
+            raise ValueError(f"unknown encoding {value!r} (e.g. utf-8, latin-1, cp1252)") from None
+        return value
 
 
 class Target(Section):
