@@ -17,9 +17,11 @@ from driftline.core.config import DEFAULT_CONFIG_PATH, CandidateName, ProjectCon
 from driftline.core.contracts import DatasetRef, Ingested, TrainingOutcome
 from driftline.core.datasets import check_sources
 from driftline.core.lineage import model_metadata
+from driftline.errors import ChampionMoved, RegistryError
 from driftline.orchestration.events import emit_run_failed
 from driftline.orchestration.run_folders import run_dir
 from driftline.orchestration.task_runners import task_runner
+from driftline.storage.candidate_models import candidate_intact
 from driftline.storage.registry import CHAMPION, ModelRegistry, ModelVersion, forced_reason
 from tasks.evaluate import compare, evaluate, evaluate_baseline
 from tasks.gate import gate
@@ -28,6 +30,9 @@ from tasks.register import promote, reference, register
 from tasks.split import split
 from tasks.train import cores_per_candidate, train_candidate
 from tasks.validate import validate
+
+# Times a promotion is gated again after the champion moved under it, before giving up.
+MAX_REGATES = 3
 
 
 def _with_overrides(
@@ -65,6 +70,7 @@ def fit_gate_promote(
     folder = run_dir(cfg.state_path)
     schema = ingested.table_schema
     registry = ModelRegistry.for_config(cfg)
+    registry.sweep()  # the registry takes writes (and crashed writers' leftovers go) first
     champion = registry.alias(CHAMPION)
     parts = split(cfg, ingested, champion_training_set(champion))
     n_jobs = cores_per_candidate(cfg.training.n_jobs, len(cfg.training.candidates))
@@ -72,6 +78,12 @@ def fit_gate_promote(
         train_candidate.submit(cfg, parts, schema, name, n_jobs) for name in cfg.training.candidates
     ]
     trained = {future.result().name: future.result() for future in futures}
+    for name, candidate in trained.items():
+        if not candidate_intact(candidate):  # changed since it was written (or cached)
+            logger.warning("%s: %s changed since it was trained; training it again",
+                           name, candidate.model_path)  # fmt: skip
+            again = train_candidate.with_options(refresh_cache=True)
+            trained[name] = again(cfg, parts, schema, name, n_jobs)
     records = [
         evaluate(cfg, t, parts, schema, str(folder / "candidates" / t.name))
         for t in trained.values()
@@ -118,7 +130,62 @@ def fit_gate_promote(
     version = register(
         cfg, chosen, metadata, "blessed" if blessing.blessed else "rejected", sample, files
     )
-    promoted = promote(cfg, version, blessing.blessed, force, force_reason)
+    gated_against = champion.version if champion else None
+    moved_from = None
+    for _ in range(MAX_REGATES + 1):
+        state = promote(
+            cfg,
+            version,
+            blessing.blessed,
+            force,
+            force_reason,
+            gated_against,
+            blessing.reasons,
+            moved_from,
+            return_state=True,
+        )
+        moved = state.result(raise_on_failure=False)
+        if not isinstance(moved, ChampionMoved):
+            promoted = state.result()
+            break
+        # Compare-and-swap lost: gate again, against the champion now, on the same holdout.
+        logger.warning("%s; re-gating against %s on the same holdout", moved, moved.current)
+        moved_from = moved_from or gated_against
+        gated_against = moved.current
+        baseline = None
+        if gated_against is not None:
+            baseline = evaluate_baseline(
+                cfg,
+                registry.load_model(gated_against),
+                parts,
+                schema,
+                gated_against,
+                str(folder / f"baseline-{gated_against}"),
+            )
+        blessing = gate(
+            cfg.gates,
+            best,
+            baseline,
+            best.name,
+            gated_against,
+            str(folder),
+            cfg.artifact_key("blessing"),
+        )
+        if not blessing.blessed:
+            blessing = blessing.model_copy(
+                update={
+                    "reasons": [
+                        f"the champion moved from {moved_from} to {gated_against} while this "
+                        f"run trained; against {gated_against} on the same holdout:",
+                        *blessing.reasons,
+                    ]
+                }
+            )
+    else:
+        raise RegistryError(
+            f"{version.version} was not promoted: the champion moved {MAX_REGATES + 1} times "
+            "while it was being gated; run the training again"
+        )
 
     outcome = "promoted" if blessing.blessed else "forced" if promoted is not None else "rejected"
     summary = ", ".join(f"{k}={v:.4f}" for k, v in sorted(best.metrics.items()))
@@ -131,7 +198,7 @@ def fit_gate_promote(
         candidate=best.name,
         outcome=outcome,
         metrics=best.metrics,
-        baseline_version=champion.version if champion else None,
+        baseline_version=gated_against,
         blessing_reasons=blessing.reasons,
         card_path=registry.card_path(version.version),
         report_dir=str(folder),

@@ -20,7 +20,7 @@ from driftline.core.lineage import reference_sample
 from driftline.core.metadata import ModelMetadata
 from driftline.orchestration import events
 from driftline.storage.candidate_models import load_candidate
-from driftline.storage.registry import CHAMPION, ModelRegistry, ModelVersion, forced_reason
+from driftline.storage.registry import ANY, CHAMPION, ModelRegistry, ModelVersion, forced_reason
 from tasks.policies import retry_on_io
 
 
@@ -70,6 +70,16 @@ def reference(
     return str(path)
 
 
+def gate_note(gated_against: str | None, moved_from: str | None = None) -> str:
+    """What the audit log says of a gated promotion: against which champion it passed."""
+    if moved_from is not None or gated_against is not None:
+        against = f"passed the gates against {gated_against or 'no champion'}"
+        if moved_from is not None:
+            against += f" (re-gated on the same holdout: the champion moved from {moved_from})"
+        return against
+    return "passed the gates (there was no champion to compare with)"
+
+
 @task(name="promote-model", cache_policy=NO_CACHE)
 def promote(
     cfg: ProjectConfig,
@@ -77,17 +87,24 @@ def promote(
     blessing_passed: bool,
     force: bool = False,
     reason: str | None = None,
+    gated_against: str | None = None,
+    reasons: list[str] | None = None,
+    moved_from: str | None = None,
 ) -> ModelVersion | None:
     """Make a blessed version (or one forced past the gates, with a reason) the champion.
 
-    Returns the new champion, or None when the version was not promoted. Emits
-    `driftline.model.promoted` or `driftline.model.rejected` so automations can react
-    (reload serving, alert a human).
+    Compare-and-swap: a gated version is promoted only while the champion is still
+    `gated_against`, the one its gate compared it with (`moved_from`: the champion of an
+    earlier gate, when it was re-gated); otherwise ChampionMoved names the champion now.
+    Returns the new champion, or None when the version was not promoted (`reasons`: why
+    the gate said no). Emits `driftline.model.promoted` or `driftline.model.rejected` so
+    automations can react (reload serving, alert a human).
     """
     logger = get_run_logger()
-    audited = forced_reason(force, reason, version.version) or "passed the gates"
+    audited = forced_reason(force, reason, version.version) or gate_note(gated_against, moved_from)
     if not blessing_passed and not force:
-        reasons = version.metadata.blessing.reasons or [f"{version.version} did not pass the gates"]
+        reasons = reasons or version.metadata.blessing.reasons
+        reasons = reasons or [f"{version.version} did not pass the gates"]
         events.emit(
             events.MODEL_REJECTED, cfg.project, {"version": version.version, "reasons": reasons}
         )
@@ -99,7 +116,14 @@ def promote(
     if champion is not None and champion.version == version.version:
         logger.info("%s is already the champion", version.version)  # a re-run after a promotion
         return champion
-    old = registry.promote(version.version, reason=audited, force=force, actor=_actor())
+    old = registry.promote(
+        version.version,
+        reason=audited,
+        force=force,
+        actor=_actor(),
+        expected=ANY if force else gated_against,
+        gated_against=gated_against,
+    )
     events.emit(
         events.MODEL_PROMOTED,
         cfg.project,

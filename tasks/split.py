@@ -35,6 +35,7 @@ def _shapes(parameters: dict[str, Any]) -> dict[str, Any]:
     retry_condition_fn=retry_on_io,
     cache_policy=cached_on(_shapes),
     persist_result=True,
+    result_serializer="json",  # read back without unpickling (as a model file is)
 )
 def split(cfg: ProjectConfig, ingested: Ingested, seen: DatasetRef | None = None) -> Split:
     """Hold out the rows every model of the run is scored on (`driftline.core.splitting`);

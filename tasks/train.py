@@ -52,6 +52,7 @@ def _shapes(parameters: dict[str, Any]) -> dict[str, Any]:
     retry_condition_fn=retry_on_io,
     cache_policy=cached_on(_shapes),
     persist_result=True,
+    result_serializer="json",  # read back without unpickling (as a model file is)
 )
 def train_candidate(
     cfg: ProjectConfig, split: Split, schema: Schema, candidate: str, n_jobs: int

@@ -505,9 +505,9 @@ def test_register_and_promote_tasks(
         )
         assert len(pd.read_parquet(registry.reference_uri(v1.version))) == 20
 
-        assert promote.fn(cfg, v1, True, False, None).version == "v0001"
-        assert promote.fn(cfg, v2, True, False, None).version == "v0002"
-        assert promote.fn(cfg, v2, True, False, None).version == "v0002"  # a re-run: no-op
+        assert promote.fn(cfg, v1, True, False, None, None).version == "v0001"
+        assert promote.fn(cfg, v2, True, False, None, "v0001").version == "v0002"
+        assert promote.fn(cfg, v2, True, False, None, "v0001").version == "v0002"  # a re-run
         assert promote.fn(cfg, bad, False, False, None) is None
         with pytest.raises(RegistryError, match="needs a reason"):
             promote.fn(cfg, bad, False, True, " ")

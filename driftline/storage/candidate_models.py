@@ -7,6 +7,7 @@ evaluation or registration is refused, never run.
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -32,3 +33,12 @@ def load_candidate(trained: TrainedCandidate) -> Any:
             f"candidate {trained.name}: {trained.model_path} is missing; train it again"
         ) from None
     return pickles.loads(blob, trained.sha256, f"candidate {trained.name}: {trained.model_path}")
+
+
+def candidate_intact(trained: TrainedCandidate) -> bool:
+    """Whether a candidate's file still holds the bytes it was written with (without
+    unpickling it): a cached training result whose file changed is trained again."""
+    try:
+        return hashlib.sha256(Path(trained.model_path).read_bytes()).hexdigest() == trained.sha256
+    except OSError:
+        return False
