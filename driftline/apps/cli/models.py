@@ -10,7 +10,9 @@ import typer
 
 from driftline.apps.cli.common import ConfigOption, project, user_errors
 from driftline.core.metadata import KEY_METRICS
-from driftline.storage.registry import PREVIOUS, ModelRegistry, ModelVersion
+from driftline.errors import RegistryError
+from driftline.storage.registry import ANY, CHAMPION, PREVIOUS, ModelRegistry, ModelVersion
+from driftline.storage.registry.regate import needs_regate, regate
 
 app = typer.Typer(help="Model versions, aliases, promotion and rollback.", no_args_is_help=True)
 
@@ -107,11 +109,34 @@ def promote(
 ) -> None:
     """Make a version the champion; the current champion becomes "previous"."""
     with user_errors():
-        registry = _registry(config)
+        cfg = project(config)
+        registry = ModelRegistry.for_config(cfg)
         target = _resolve(registry, version)
         # A forced promotion gets no default reason: the registry refuses it without one.
         why = reason or ("" if force else "promoted from the command line")
-        old = registry.promote(target.version, reason=why, force=force, actor=_actor())
+        champion = registry.aliases().get(CHAMPION)
+        gated_against = target.metadata.blessing.baseline_id
+        if not force and target.status == "blessed" and needs_regate(target, champion):
+            assert champion is not None
+            typer.echo(f"{target.version} was gated against {gated_against or 'no champion'}; "
+                       f"gating it against the champion {champion} on its holdout ...")  # fmt: skip
+            blessing = regate(cfg, registry, target, champion)
+            if not blessing.blessed:
+                raise RegistryError(
+                    f"{target.version} fails the gates against the champion {champion}: "
+                    + "; ".join(blessing.reasons)
+                    + " (promote it anyway with --force and a --reason)"
+                )
+            gated_against = champion
+            why = f"{why}; passed the gates against {champion} on the holdout of {target.version}"
+        old = registry.promote(
+            target.version,
+            reason=why,
+            force=force,
+            actor=_actor(),
+            expected=ANY if force else champion,
+            gated_against=None if force else gated_against,
+        )
     forced = " (forced past the gates)" if force else ""
     typer.echo(
         f"{target.version} is now the champion{forced}; previous: {old.version if old else 'none'}"
