@@ -50,22 +50,8 @@ def _timed(fn: object, n: int) -> list[float]:
     return times
 
 
-def figures(scale: float) -> list[Figure]:
-    work = Path(tempfile.mkdtemp(prefix="driftline-bench-serving-"))
-    registry = ModelRegistry(work / "registry")
-    mv = registry.register(_model(), churn_metadata(threshold=0.5), status="blessed")
-    registry.promote(mv.version, reason="bench")
-    loaded = registry.scoring_model(mv.version)
-    features = [*NUMERIC, *CATEGORICAL]
-
-    # Single records over HTTP vs the raw model on one row.
-    data = generate(500, seed=2)
-    recs = data[features].astype(object).where(data[features].notna(), None)
-    bodies = [{"records": [r]} for r in recs.to_dict(orient="records")]
-    rows = [data[features].iloc[[i]] for i in range(len(data))]
-    n = max(50, int(500 * scale))
-
-    app = create_app(registry, Serving(), log_dir=work / "log")
+def _http_latencies(app: object, bodies: list[dict], n: int) -> np.ndarray:
+    """Wall times of up to `n` sequential /predict requests to `app` served on loopback."""
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
@@ -84,11 +70,33 @@ def figures(scale: float) -> list[Figure]:
             def one_request() -> None:
                 client.post("/predict", json=bodies[next(it) % len(bodies)]).raise_for_status()
 
-            http = np.array(_timed(one_request, n))
+            return np.array(_timed(one_request, n))
     finally:
         server.should_exit = True
         thread.join(30)
         sock.close()
+
+
+def figures(scale: float) -> list[Figure]:
+    work = Path(tempfile.mkdtemp(prefix="driftline-bench-serving-"))
+    registry = ModelRegistry(work / "registry")
+    mv = registry.register(_model(), churn_metadata(threshold=0.5), status="blessed")
+    registry.promote(mv.version, reason="bench")
+    loaded = registry.scoring_model(mv.version)
+    features = [*NUMERIC, *CATEGORICAL]
+
+    # Single records over HTTP vs the raw model on one row.
+    data = generate(500, seed=2)
+    recs = data[features].astype(object).where(data[features].notna(), None)
+    bodies = [{"records": [r]} for r in recs.to_dict(orient="records")]
+    rows = [data[features].iloc[[i]] for i in range(len(data))]
+    n = max(50, int(500 * scale))
+
+    http = _http_latencies(create_app(registry, Serving(), log_dir=work / "log"), bodies, n)
+    journal_app = create_app(
+        registry, Serving(log_durability="journal"), log_dir=work / "log-journal"
+    )
+    journaled = _http_latencies(journal_app, bodies, n)
     it2 = iter(range(10**9))
     raw = np.array(_timed(lambda: loaded.model.predict_proba(rows[next(it2) % len(rows)]), n))
     ms = 1000.0
@@ -99,6 +107,10 @@ def figures(scale: float) -> list[Figure]:
                np.percentile(raw, 99) * ms, "ms", "raw predict_proba, 1 row"),
         Figure(AREA, "single-record requests/s", len(http) / http.sum(), len(raw) / raw.sum(),
                "req/s", "raw predict_proba calls/s"),
+        Figure(AREA, "latency p50, journal (fsync per answer)", np.percentile(journaled, 50) * ms,
+               np.percentile(http, 50) * ms, "ms", "buffered log (the default)"),
+        Figure(AREA, "latency p99, journal (fsync per answer)", np.percentile(journaled, 99) * ms,
+               np.percentile(http, 99) * ms, "ms", "buffered log (the default)"),
     ]  # fmt: skip
 
     # Batch scoring (read, type, score, write Parquet) vs predict_proba on the same rows.

@@ -18,6 +18,14 @@ def serve(
     """Serve the project's champion over HTTP; it swaps in a new champion by itself.
 
     SIGTERM or Ctrl-C stops gracefully: in-flight requests finish, the log is flushed.
+
+    What a crash loses (serving.log_durability): "buffered" (the default) writes the
+    prediction log every log_flush_seconds (or log_flush_rows rows), so a kill -9 or power
+    cut loses what was answered since the last write, plus what a failing disk kept buffered
+    (at most log_buffer_rows; at that bound /predict answers 503, or with log_when_full: drop
+    keeps answering and counts every dropped row in /ready). "journal" fsyncs every answered
+    prediction to a journal before answering and replays it at the next start: nothing
+    answered is lost, at the cost of a disk sync per request (see `make bench`).
     """
     with user_errors():
         cfg = project(config)
