@@ -203,7 +203,7 @@ class VersionStore:
         """The next id after every version and live claim, held by its claim until written."""
         with self._lock("claim a version id"):
             self.sweep()
-            taken = [n for n in self._names("versions") + self._names(".claims")]
+            taken = self._names("versions") + self._names(".claims")
             number = max((int(t[1:]) for t in taken if VERSION_ID.match(t)), default=0) + 1
             version = f"v{number:04d}"
             self.fs.makedirs(self.path(".claims"), exist_ok=True)
