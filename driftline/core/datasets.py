@@ -102,8 +102,8 @@ def read_raw(path: Path, fmt: str, encoding: str = "utf-8") -> pd.DataFrame:
         raise DataError(f"{path}: cannot be read as {kind}: {exc}") from None
     duplicated_columns(path, list(df.columns))
     if kind == "csv":  # pyarrow keeps bytes it cannot decode as bytes instead of failing
-        for col in df.select_dtypes(include="object").columns:
-            if df[col].map(type).eq(bytes).any():
+        for col in df.columns:
+            if pd.api.types.is_object_dtype(df[col]) and df[col].map(type).eq(bytes).any():
                 raise encoding_error(path, encoding)
     return df
 
