@@ -60,3 +60,23 @@ class ServingError(DriftlineError, RuntimeError):
 
 class ServerError(DriftlineError, RuntimeError):
     """A Prefect server (or a process serving flows) did not come up; the message names its log."""
+
+
+class Interrupted(BaseException):
+    """A command stopped by a signal (Ctrl-C, SIGTERM, SIGHUP) while it ran a flow.
+
+    Not a `DriftlineError` (nothing was wrong), and a BaseException like KeyboardInterrupt,
+    so no `except Exception` swallows it on the way out. The CLI exits 128 + the signal
+    number (130 for SIGINT, 143 for SIGTERM), as a shell reports a process the signal killed.
+    """
+
+    def __init__(self, signum: int) -> None:
+        import signal
+
+        self.signum = signum
+        self.name = signal.Signals(signum).name
+        super().__init__(f"interrupted by {self.name}")
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum

@@ -25,11 +25,11 @@ from driftline.core.generator import Drift, write_batches
 from driftline.orchestration.prefect_server import (
     child,
     free_port,
-    prefect_server,
     served_flows,
     ui_url,
     wait_healthy,
 )
+from driftline.orchestration.project_server import project_api
 from driftline.storage.ledger import RetrainingLedger
 
 if TYPE_CHECKING:
@@ -129,8 +129,8 @@ def run_demo(cfg: ProjectConfig, config_path: Path) -> None:
     live_csv = ensure_data(cfg)
     logs = cfg.state_path / "demo"
     with ExitStack() as stack:
-        say("1. Prefect server", "starting `prefect server start` with its state in the project")
-        api_url = stack.enter_context(prefect_server(cfg.state_path / "prefect"))
+        say("1. Prefect server", "the project's (`driftline server start`), else one started here")
+        api_url = stack.enter_context(project_api(cfg.state_path / "prefect", "driftline demo"))
         os.environ["PREFECT_API_URL"] = api_url
         print(f"Prefect UI: {ui_url(api_url)}  (runs, artifacts and events of this demo)")
 

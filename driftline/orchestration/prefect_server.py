@@ -16,8 +16,9 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
+from typing import NamedTuple
 
 import httpx
 
@@ -72,6 +73,33 @@ def _die_with_parent() -> Callable[[], None] | None:
 _PR_SET_PDEATHSIG = 1
 
 
+def spawn(
+    cmd: Sequence[str],
+    log: Path | None,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    die_with_parent: bool = True,
+) -> subprocess.Popen:
+    """Start a process in a session of its own (a terminal's Ctrl-C does not reach it; its
+    group can be stopped as one), its output appended to `log` (None: this process's own
+    stdout and stderr); with `die_with_parent`, sent SIGTERM by the kernel when this process
+    is killed outright."""
+    with ExitStack() as stack:
+        out = None
+        if log is not None:
+            log.parent.mkdir(parents=True, exist_ok=True)
+            out = stack.enter_context(log.open("ab"))
+        return subprocess.Popen(
+            list(cmd),
+            env=dict(env) if env is not None else None,
+            cwd=cwd,
+            stdout=out,
+            stderr=subprocess.STDOUT if out else None,
+            start_new_session=True,
+            preexec_fn=_die_with_parent() if die_with_parent else None,
+        )
+
+
 @contextmanager
 def child(
     cmd: Sequence[str],
@@ -80,40 +108,21 @@ def child(
     cwd: Path | None = None,
     die_with_parent: bool = True,
 ) -> Iterator[subprocess.Popen]:
-    """A child process in a session of its own, its output appended to `log`; stopped
-    (SIGTERM to its group, then SIGKILL) when the body ends, even when it raises, and, with
-    `die_with_parent`, sent SIGTERM by the kernel when this process is killed outright."""
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("ab") as out:
-        proc = subprocess.Popen(
-            list(cmd),
-            env=dict(env) if env is not None else None,
-            cwd=cwd,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            preexec_fn=_die_with_parent() if die_with_parent else None,
-        )
-        try:
-            yield proc
-        finally:
-            stop_process(proc)
+    """`spawn`, and stop the process (SIGTERM to its group, then SIGKILL) when the body ends,
+    even when it raises."""
+    proc = spawn(cmd, log, env, cwd, die_with_parent)
+    try:
+        yield proc
+    finally:
+        stop_process(proc)
 
 
-@contextmanager
-def prefect_server(
-    home: Path,
-    port: int | None = None,
-    timeout: float = 90,
-    extra_env: dict[str, str] | None = None,
-) -> Iterator[str]:
-    """Run `prefect server start` with PREFECT_HOME=`home`; yield its API URL; stop it after.
-
-    The server's output goes to `home/server.log`. It is stopped (SIGTERM, then SIGKILL)
-    even when the body raises.
-    """
-    home.mkdir(parents=True, exist_ok=True)
-    port = port or free_port()
+def server_launch(
+    home: Path, port: int, extra_env: Mapping[str, str] | None = None
+) -> tuple[list[str], dict[str, str], str]:
+    """The one way driftline starts a Prefect server: `prefect server start` on 127.0.0.1
+    with PREFECT_HOME=`home` (its database, its log `home/server.log`). Returns the command,
+    its environment and the API URL it will answer on."""
     api_url = f"http://127.0.0.1:{port}/api"
     env = {
         **os.environ,
@@ -124,12 +133,43 @@ def prefect_server(
         **(extra_env or {}),
     }
     cmd = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1"]
-    with child([*cmd, "--port", str(port)], home / "server.log", env) as proc:
+    return [*cmd, "--port", str(port)], env, api_url
+
+
+class Server(NamedTuple):
+    api_url: str
+    process: subprocess.Popen
+
+
+@contextmanager
+def server_process(
+    home: Path,
+    port: int | None = None,
+    timeout: float = 90,
+    extra_env: Mapping[str, str] | None = None,
+) -> Iterator[Server]:
+    """Run `prefect server start` with PREFECT_HOME=`home` until it answers; yield it; stop
+    it after (SIGTERM, then SIGKILL), even when the body raises. Output: `home/server.log`."""
+    home.mkdir(parents=True, exist_ok=True)
+    cmd, env, api_url = server_launch(home, port or free_port(), extra_env)
+    with child(cmd, home / "server.log", env) as proc:
         try:
             wait_healthy(api_url, timeout, proc)
         except ServerError as exc:
             raise ServerError(f"{exc}; see {home / 'server.log'}") from None
-        yield api_url
+        yield Server(api_url, proc)
+
+
+@contextmanager
+def prefect_server(
+    home: Path,
+    port: int | None = None,
+    timeout: float = 90,
+    extra_env: dict[str, str] | None = None,
+) -> Iterator[str]:
+    """`server_process`, yielding only its API URL."""
+    with server_process(home, port, timeout, extra_env) as server:
+        yield server.api_url
 
 
 def _exists(url: str) -> bool:

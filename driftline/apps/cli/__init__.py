@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from driftline.apps.cli import data, expectations, flows, models, run, serve
+from driftline.apps.cli import data, expectations, flows, models, run, serve, server
 from driftline.apps.cli.common import ConfigOption, project, user_errors
 
 app = typer.Typer(
@@ -18,6 +18,7 @@ app.add_typer(data.app, name="data")
 app.add_typer(expectations.app, name="expectations")
 app.add_typer(models.app, name="models")
 app.add_typer(run.app, name="run")
+app.add_typer(server.app, name="server")
 app.command("serve")(serve.serve)
 app.add_typer(serve.feedback_app, name="feedback")
 app.command("serve-flows")(flows.serve_flows)

@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 
 from driftline.core.config import DEFAULT_CONFIG_PATH, ProjectConfig, load_config
-from driftline.errors import DriftlineError
+from driftline.errors import DriftlineError, Interrupted
 from driftline.orchestration.environment import configure
 
 ConfigOption = typer.Option(
@@ -29,9 +29,12 @@ def project(config: Path, data: str | None = None) -> ProjectConfig:
 
 @contextmanager
 def user_errors() -> Iterator[None]:
-    """The one place a driftline error becomes "error: ..." and exit code 1, no traceback."""
+    """The one place a driftline error becomes "error: ..." and exit code 1, no traceback,
+    and a command stopped by a signal exits 128 + its number (130 for Ctrl-C)."""
     try:
         yield
     except DriftlineError as exc:
         typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
         raise typer.Exit(1) from None
+    except Interrupted as stop:
+        raise typer.Exit(stop.exit_code) from None

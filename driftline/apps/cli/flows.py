@@ -1,9 +1,11 @@
 """`driftline serve-flows`: serve every deployment of the project with `prefect.serve`.
 
 Schedules and event triggers need a real Prefect server (the temporary one runs no
-scheduler), so without `--api-url` or PREFECT_API_URL this starts `prefect server start` in
-the background with its state in the project (`<state_dir>/prefect`, the same PREFECT_HOME
-local runs use, so the UI shows the project's whole history) and stops it on exit.
+scheduler), so without `--api-url` or PREFECT_API_URL this uses the project's running
+server (`driftline server start`), or starts `prefect server start` in the background with
+its state in the project (`<state_dir>/prefect`, the same PREFECT_HOME local runs use, so
+the UI shows the project's whole history) and stops it on exit; meanwhile `driftline run …`
+commands use it.
 """
 
 from __future__ import annotations
@@ -71,14 +73,15 @@ def serve_flows(
     with user_errors():
         cfg = project(config)
         parameters = parse_params(param)
-    from driftline.orchestration.prefect_server import prefect_server, ui_url
+    from driftline.orchestration.prefect_server import ui_url
+    from driftline.orchestration.project_server import project_api
 
     with ExitStack() as stack:
         url = api_url or os.environ.get("PREFECT_API_URL")
         if not url:
             home = cfg.state_path / "prefect"
-            typer.echo(f"starting a Prefect server (state in {home}) ...")
-            url = stack.enter_context(prefect_server(home, port=port or None))
+            owner = "driftline serve-flows"
+            url = stack.enter_context(project_api(home, owner, port=port or None))
         os.environ["PREFECT_API_URL"] = url
         typer.echo(f"Prefect UI: {ui_url(url)}")
 

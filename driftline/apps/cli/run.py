@@ -1,4 +1,9 @@
-"""`driftline run`: run a flow locally (a temporary Prefect server starts when none is set)."""
+"""`driftline run`: run a flow locally, in a child process the command can stop at once.
+
+Each command runs its flow against the project's Prefect server when one runs
+(`driftline server start`, `serve-flows`, the demo), PREFECT_API_URL when set, else a
+temporary server it starts and stops (`driftline.orchestration.flow_process`).
+"""
 
 from __future__ import annotations
 
@@ -7,9 +12,20 @@ from pathlib import Path
 import typer
 
 from driftline.apps.cli.common import ConfigOption, DataOption, project, user_errors
+from driftline.core.contracts import (
+    DriftResult,
+    IngestAndValidateResult,
+    RetrainingOutcome,
+    ScoreResult,
+    TrainingOutcome,
+)
 from driftline.core.datasets import check_sources, discover_sources
+from driftline.orchestration.flow_process import run_flow
 
-app = typer.Typer(help="Run a driftline flow locally.", no_args_is_help=True)
+app = typer.Typer(
+    help="Run a driftline flow locally (Ctrl-C stops it: exit 130; SIGTERM: 143).",
+    no_args_is_help=True,
+)
 
 
 @app.command("ingest")
@@ -18,9 +34,13 @@ def ingest(config: Path = ConfigOption, data: str = DataOption) -> None:
     with user_errors():
         cfg = project(config, data)
         check_sources(cfg)
-        from flows.ingest import ingest_and_validate
-
-        result = ingest_and_validate(config_path=str(config), data=data)
+        result = run_flow(
+            cfg.state_path,
+            "ingest",
+            "flows.ingest:ingest_and_validate",
+            {"config_path": str(config), "data": data},
+            IngestAndValidateResult,
+        )
     v = result.validation
     typer.echo(
         f"\n{cfg.project}: ingested {result.ingested.dataset.rows} rows "
@@ -41,13 +61,14 @@ def score(
     with user_errors():
         cfg = project(config)
         discover_sources(Path(input).resolve())
-        from flows.scoring import batch_scoring
-
-        result = batch_scoring(
-            input=input,
-            output=str(output.resolve()) if output else None,
-            config_path=str(config),
-            validate_input=not no_validate,
+        parameters = {
+            "input": input,
+            "output": str(output.resolve()) if output else None,
+            "config_path": str(config),
+            "validate_input": not no_validate,
+        }
+        result = run_flow(
+            cfg.state_path, "score", "flows.scoring:batch_scoring", parameters, ScoreResult
         )
     typer.echo(
         f"\n{cfg.project}: scored {result.rows} rows with {result.model_version}\n"
@@ -68,16 +89,18 @@ def train(
 ) -> None:
     """Train, evaluate, gate, register, and promote to champion when blessed."""
     with user_errors():
-        check_sources(project(config, data))
-        from flows.training import training
-
-        outcome = training(
-            config_path=str(config),
-            data=data,
-            candidates=candidate or None,
-            search_budget=search_budget,
-            force=force,
-            force_reason=reason,
+        cfg = project(config, data)
+        check_sources(cfg)
+        parameters = {
+            "config_path": str(config),
+            "data": data,
+            "candidates": candidate or None,
+            "search_budget": search_budget,
+            "force": force,
+            "force_reason": reason,
+        }
+        outcome = run_flow(
+            cfg.state_path, "train", "flows.training:training", parameters, TrainingOutcome
         )
     from driftline.core.render import training_outcome
 
@@ -96,9 +119,13 @@ def monitor(
         cfg = project(config)
         if source:
             discover_sources(cfg.resolve(source))
-        from flows.monitoring import monitoring
-
-        result = monitoring(config_path=str(config), source=source)
+        result = run_flow(
+            cfg.state_path,
+            "monitor",
+            "flows.monitoring:monitoring",
+            {"config_path": str(config), "source": source},
+            DriftResult | None,
+        )
     if result is None:
         typer.echo("no verdict: no champion to compare against")
         return
@@ -118,13 +145,14 @@ def retrain(
         cfg = project(config)
         if recent:
             discover_sources(cfg.resolve(recent))
-        from flows.retraining import retraining
-
-        result = retraining(
-            config_path=str(config),
-            recent=recent,
-            strategy=strategy,
-            ignore_cooldown=ignore_cooldown,
+        parameters = {
+            "config_path": str(config),
+            "recent": recent,
+            "strategy": strategy,
+            "ignore_cooldown": ignore_cooldown,
+        }
+        result = run_flow(
+            cfg.state_path, "retrain", "flows.retraining:retraining", parameters, RetrainingOutcome
         )
     typer.echo(f"retraining {result.status}: {result.detail}")
     if result.training is not None:

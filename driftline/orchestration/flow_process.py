@@ -1,0 +1,169 @@
+"""How a `driftline run …` command runs its flow: in a child process it can stop at once.
+
+Fits run in threads (and joblib's worker processes) that nothing can interrupt, so a flow
+run in the command's own process ignores Ctrl-C until its fits end. The command instead
+runs the flow in a child process in a session of its own (`flow_child`) and waits. On
+SIGINT, SIGTERM or SIGHUP it kills the child's whole process group (the fits with it: no
+step after the running one starts, so nothing is registered or promoted), marks the flow
+run and its subflows and task runs Cancelled on the server, stops a temporary server, and
+exits 128 + the signal (130, 143). The child's console output shows no tracebacks; they go
+to the command's log file under `<state_dir>/logs/`, which a failure names.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, TypeAdapter
+
+from driftline.errors import DriftlineError, Interrupted
+from driftline.orchestration.prefect_server import spawn
+from driftline.orchestration.project_server import command_server
+
+T = TypeVar("T")
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+KEEP_LOGS = 50
+
+
+class FlowSpec(BaseModel):
+    """What the child runs (`module:flow` with keyword parameters) and where it reports."""
+
+    flow: str
+    parameters: dict[str, Any]
+    log: str
+    outcome: str
+    flow_run_id: str
+
+
+class FlowOutcome(BaseModel):
+    """What the child reports: the flow's return value (JSON), or the error's one line."""
+
+    ok: bool
+    value: Any = None
+    error: str | None = None
+
+
+class FlowRunFailed(DriftlineError, RuntimeError):
+    """A flow run of a command failed; the message is its error, with the log to read."""
+
+
+def _stderr(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+@contextmanager
+def stoppable() -> Iterator[None]:
+    """Turn SIGINT, SIGTERM and SIGHUP into `Interrupted` in this (main) thread. After the
+    first, further signals are ignored: the clean-up that follows is bounded."""
+
+    def handler(signum: int, _frame: object) -> None:
+        for sig in STOP_SIGNALS:
+            signal.signal(sig, signal.SIG_IGN)
+        raise Interrupted(signum)
+
+    previous = {sig: signal.signal(sig, handler) for sig in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def command_log(state_path: Path, command: str) -> Path:
+    """A new log file for one command, `<state>/logs/run-<command>-<time>-<pid>.log`; the
+    oldest beyond the last KEEP_LOGS are removed."""
+    folder = state_path / "logs"
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in sorted(folder.glob("run-*.log"), key=lambda p: p.stat().st_mtime)[:-KEEP_LOGS]:
+        old.unlink(missing_ok=True)
+    stamp = datetime.now().strftime("%Y%m%dT%H%M%S")
+    return folder / f"run-{command}-{stamp}-{os.getpid()}.log"
+
+
+def run_flow(
+    state_path: Path,
+    command: str,
+    flow: str,
+    parameters: dict[str, Any],
+    returns: Any,
+    say: Callable[[str], None] = _stderr,
+) -> Any:
+    """Run `flow` ("module:name") with `parameters` in a child process against the server
+    the command uses (`command_server`); return its value validated as `returns`.
+
+    Raises `FlowRunFailed` (its error, and the log with the traceback) when the run fails,
+    `Interrupted` when a signal stopped it.
+    """
+    log = command_log(state_path, command)
+    with (
+        stoppable(),
+        command_server(state_path / "prefect", say) as api_url,
+        tempfile.TemporaryDirectory(prefix="driftline-run-") as tmp,
+    ):
+        spec = FlowSpec(
+            flow=flow,
+            parameters=parameters,
+            log=str(log),
+            outcome=str(Path(tmp) / "outcome.json"),
+            flow_run_id=str(Path(tmp) / "flow_run_id"),
+        )
+        spec_path = Path(tmp) / "spec.json"
+        spec_path.write_text(spec.model_dump_json())
+        cmd = [sys.executable, "-m", "driftline.orchestration.flow_child", str(spec_path)]
+        proc = spawn(cmd, None, {**os.environ, "PREFECT_API_URL": api_url})
+        try:
+            proc.wait()
+        except Interrupted as stop:
+            say(f"\n{stop}: stopping the {command} run ...")
+            kill_group(proc)
+            cancelled = abandon(api_url, Path(spec.flow_run_id), f"{stop} (driftline run)")
+            say(
+                f"stopped: {cancelled or 'no flow run had started'}; the running step was "
+                "abandoned and no later step ran"
+            )
+            raise
+        finally:
+            kill_group(proc)
+        return _outcome(Path(spec.outcome), proc.returncode, log, returns)
+
+
+def _outcome(path: Path, code: int, log: Path, returns: Any) -> Any:
+    try:
+        outcome = FlowOutcome.model_validate_json(path.read_text())
+    except (OSError, ValueError):
+        raise FlowRunFailed(f"the flow process exited with code {code}; see {log}") from None
+    if not outcome.ok:
+        raise FlowRunFailed(f"{outcome.error}\n(traceback and full log: {log})")
+    return TypeAdapter(returns).validate_python(outcome.value)
+
+
+def kill_group(proc: subprocess.Popen) -> None:
+    """SIGKILL the child's process group (the child, joblib's workers, anything they
+    started in it) and reap the child."""
+    with suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+def abandon(api_url: str, id_file: Path, reason: str) -> str | None:
+    """Mark the killed run, its subflow runs and their unfinished task runs Cancelled, so
+    the server (and its UI) does not show them running forever. Returns what was marked."""
+    try:
+        flow_run_id = id_file.read_text().strip()
+    except FileNotFoundError:
+        return None
+    from driftline.orchestration.run_states import cancel_flow_run
+
+    try:
+        return cancel_flow_run(api_url, flow_run_id, reason)
+    except Exception as exc:  # the server may be gone too; the run is stopped regardless
+        return f"flow run {flow_run_id} (not marked cancelled: {exc})"
