@@ -9,10 +9,12 @@ Large data never travels: a `DatasetRef` is a Parquet path and its fingerprint.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, computed_field
+
+if TYPE_CHECKING:  # pandas is imported where a dataset is read: the CLI starts without it
+    import pandas as pd
 
 # Data
 
@@ -50,6 +52,8 @@ class DatasetRef(BaseModel):
     sources: list[str]
 
     def load(self, columns: list[str] | None = None) -> pd.DataFrame:
+        import pandas as pd
+
         return pd.read_parquet(self.path, columns=columns)
 
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas is imported where a table is hashed: the CLI starts without it
+    import pandas as pd
 
 
 def digest(payload: Any, length: int = 20) -> str:
@@ -33,6 +34,8 @@ def sources_fingerprint(paths: list[Path]) -> str:
 
 def frame_fingerprint(df: pd.DataFrame) -> str:
     """Content hash of a table (values, column names and order), independent of file format."""
+    import pandas as pd
+
     row_hashes = pd.util.hash_pandas_object(df, index=False).to_numpy()
     hasher = hashlib.sha256(row_hashes.tobytes())
     hasher.update("\x1f".join(f"{c}:{df[c].dtype}" for c in df.columns).encode())

@@ -89,8 +89,8 @@ def _write(path: Path, outcome: FlowOutcome) -> None:
         tmp.write_text(outcome.model_dump_json())
 
 
-def main(spec_path: str) -> int:
-    spec = FlowSpec.model_validate_json(Path(spec_path).read_text())
+def run(spec: FlowSpec) -> int:
+    """Run the spec's flow in this process and write its outcome; the exit code to use."""
     import prefect.main  # noqa: F401  (sets up Prefect's logging, which route_logs extends)
 
     log = route_logs(Path(spec.log))
@@ -109,4 +109,4 @@ def main(spec_path: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1]))
+    sys.exit(run(FlowSpec.model_validate_json(Path(sys.argv[1]).read_text())))

@@ -12,9 +12,10 @@ to the command's log file under `<state_dir>/logs/`, which a failure names.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
-import subprocess
+import socket
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
@@ -27,7 +28,7 @@ from pydantic import BaseModel, TypeAdapter
 
 from driftline.errors import DriftlineError, Interrupted
 from driftline.orchestration.prefect_server import spawn
-from driftline.orchestration.project_server import command_server
+from driftline.orchestration.server_choice import command_server
 
 T = TypeVar("T")
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -97,8 +98,9 @@ def run_flow(
     returns: Any,
     say: Callable[[str], None] = _stderr,
 ) -> Any:
-    """Run `flow` ("module:name") with `parameters` in a child process against the server
-    the command uses (`command_server`); return its value validated as `returns`.
+    """Run `flow` ("module:name") with `parameters` in a child process (forked by the warm
+    runner when the project's server has one, else spawned) against the server the command
+    uses (`command_server`); return its value validated as `returns`.
 
     Raises `FlowRunFailed` (its error, and the log with the traceback) when the run fails,
     `Interrupted` when a signal stopped it.
@@ -106,7 +108,7 @@ def run_flow(
     log = command_log(state_path, command)
     with (
         stoppable(),
-        command_server(state_path / "prefect", say) as api_url,
+        command_server(state_path / "prefect", say) as server,
         tempfile.TemporaryDirectory(prefix="driftline-run-") as tmp,
     ):
         spec = FlowSpec(
@@ -118,40 +120,107 @@ def run_flow(
         )
         spec_path = Path(tmp) / "spec.json"
         spec_path.write_text(spec.model_dump_json())
-        cmd = [sys.executable, "-m", "driftline.orchestration.flow_child", str(spec_path)]
-        proc = spawn(cmd, None, {**os.environ, "PREFECT_API_URL": api_url})
+        env = {**os.environ, "PREFECT_API_URL": server.api_url}
+        proc = start_child(spec_path, env, server.runner_socket)
         try:
             proc.wait()
         except Interrupted as stop:
             say(f"\n{stop}: stopping the {command} run ...")
-            kill_group(proc)
-            cancelled = abandon(api_url, Path(spec.flow_run_id), f"{stop} (driftline run)")
+            proc.kill()
+            cancelled = abandon(server.api_url, Path(spec.flow_run_id), f"{stop} (driftline run)")
             say(
                 f"stopped: {cancelled or 'no flow run had started'}; the running step was "
                 "abandoned and no later step ran"
             )
             raise
         finally:
-            kill_group(proc)
+            proc.kill()
         return _outcome(Path(spec.outcome), proc.returncode, log, returns)
 
 
-def _outcome(path: Path, code: int, log: Path, returns: Any) -> Any:
+def _outcome(path: Path, code: int | None, log: Path, returns: Any) -> Any:
     try:
         outcome = FlowOutcome.model_validate_json(path.read_text())
     except (OSError, ValueError):
-        raise FlowRunFailed(f"the flow process exited with code {code}; see {log}") from None
+        how = f" (exit code {code})" if code is not None else ""
+        raise FlowRunFailed(
+            f"the flow process ended without reporting an outcome{how}; see {log}"
+        ) from None
     if not outcome.ok:
         raise FlowRunFailed(f"{outcome.error}\n(traceback and full log: {log})")
     return TypeAdapter(returns).validate_python(outcome.value)
 
 
-def kill_group(proc: subprocess.Popen) -> None:
-    """SIGKILL the child's process group (the child, joblib's workers, anything they
-    started in it) and reap the child."""
-    with suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+class SpawnedChild:
+    """A flow child started as `python -m driftline.orchestration.flow_child SPEC`."""
+
+    def __init__(self, spec_path: Path, env: dict[str, str]) -> None:
+        cmd = [sys.executable, "-m", "driftline.orchestration.flow_child", str(spec_path)]
+        self.proc = spawn(cmd, None, env)
+
+    @property
+    def returncode(self) -> int | None:
+        return self.proc.returncode
+
+    def wait(self) -> None:
+        self.proc.wait()
+
+    def kill(self) -> None:
+        """SIGKILL its process group (the child, joblib's workers, anything they started)."""
+        with suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+
+
+class WarmChild:
+    """A flow child forked by the project's warm runner (`warm_runner`): the connection
+    ends when the child does."""
+
+    returncode = None
+
+    def __init__(self, conn: socket.socket, pid: int) -> None:
+        self.conn, self.pid = conn, pid
+
+    @classmethod
+    def start(cls, sock: str, spec_path: Path, env: dict[str, str]) -> WarmChild | None:
+        """Ask the runner to fork a child for the spec; None when the runner cannot (gone,
+        busy restarting, or its code is stale)."""
+        from driftline.orchestration.warm_runner import RunRequest
+
+        request = RunRequest(spec=str(spec_path), cwd=os.getcwd(), env=env)
+        conn = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            conn.settimeout(10)
+            conn.connect(sock)
+            socket.send_fds(conn, [request.model_dump_json().encode()], [0, 1, 2])
+            reply = json.loads(conn.recv(4096) or b"{}")
+        except (OSError, ValueError):
+            conn.close()
+            return None
+        if "pid" not in reply:
+            conn.close()
+            return None
+        conn.settimeout(None)
+        return cls(conn, int(reply["pid"]))
+
+    def wait(self) -> None:
+        while self.conn.fileno() >= 0 and self.conn.recv(4096):
+            pass
+
+    def kill(self) -> None:
+        with suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.pid, signal.SIGKILL)
+        with suppress(OSError):
+            self.wait()
+        self.conn.close()
+
+
+def start_child(
+    spec_path: Path, env: dict[str, str], runner_socket: str | None
+) -> SpawnedChild | WarmChild:
+    """A child from the warm runner when there is one that can, else a spawned one."""
+    warm = WarmChild.start(runner_socket, spec_path, env) if runner_socket else None
+    return warm or SpawnedChild(spec_path, env)
 
 
 def abandon(api_url: str, id_file: Path, reason: str) -> str | None:

@@ -13,8 +13,11 @@ from __future__ import annotations
 import fcntl
 import os
 import signal
+import socket
+import subprocess
+import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,9 +27,9 @@ from pydantic import BaseModel
 
 from driftline.core.atomic import atomic_path
 from driftline.errors import ServerError
+from driftline.orchestration import warm_runner
 from driftline.orchestration.prefect_server import (
     free_port,
-    prefect_server,
     server_launch,
     server_process,
     spawn,
@@ -48,6 +51,16 @@ class ServerRecord(BaseModel):
     owner_pid: int
     started_at: str
     log: str
+    # The warm flow runner beside it (`warm_runner`), when `driftline server start` runs one.
+    runner_pid: int | None = None
+    runner_socket: str | None = None
+
+    @property
+    def runner(self) -> str | None:
+        """The warm runner's socket, if that runner is alive."""
+        if self.runner_pid is not None and self.runner_socket and alive(self.runner_pid):
+            return self.runner_socket
+        return None
 
     @property
     def ui_url(self) -> str:
@@ -162,16 +175,43 @@ def start_background(home: Path, port: int = DEFAULT_PORT, timeout: float = 90) 
         cmd, env, api_url = server_launch(home, port)
         log = home / "server.log"
         proc = spawn(cmd, log, env, die_with_parent=False)  # it outlives this command
+        # The runner imports the stack while the server starts (both take seconds).
+        runner = spawn(*_runner_launch(home), die_with_parent=False)
         try:
             wait_healthy(api_url, timeout, proc)
         except BaseException as exc:
+            _stop_pid(runner.pid)
             _stop_pid(proc.pid)
             if isinstance(exc, ServerError):
                 raise ServerError(f"{exc}; see {log}") from None
             raise
         record = _record(api_url, proc.pid, "driftline server start", proc.pid, log)
+        if _wait_runner(home, runner, timeout):
+            sock = str(warm_runner.socket_path(home))
+            record = record.model_copy(update={"runner_pid": runner.pid, "runner_socket": sock})
+        else:
+            _stop_pid(runner.pid)
         _announce(home, record)
         return record
+
+
+def _runner_launch(home: Path) -> tuple[list[str], Path]:
+    cmd = [sys.executable, "-m", warm_runner.MODULE, str(warm_runner.socket_path(home))]
+    return cmd, home / "runner.log"
+
+
+def _wait_runner(home: Path, runner: subprocess.Popen, timeout: float) -> bool:
+    """Wait until the warm runner accepts connections; False if it exits or times out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and runner.poll() is None:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as probe:
+            try:
+                probe.connect(str(warm_runner.socket_path(home)))
+            except OSError:
+                time.sleep(0.3)
+                continue
+        return True
+    return False
 
 
 def stop_background(home: Path, grace: float = 15) -> ServerRecord | None:
@@ -188,6 +228,8 @@ def stop_background(home: Path, grace: float = 15) -> ServerRecord | None:
                 f"(pid {record.owner_pid}); stop that process (Ctrl-C) and the server stops "
                 "with it"
             )
+        if record.runner_pid is not None and alive(record.runner_pid):
+            _stop_pid(record.runner_pid, grace)
         _stop_pid(record.pid, grace)
         _forget(home, record)
         return record
@@ -209,8 +251,6 @@ def _stop_pid(pid: int, grace: float = 15) -> None:
 
 
 def _port_free(port: int) -> bool:
-    import socket
-
     with socket.socket() as s:
         try:
             s.bind(("127.0.0.1", port))
@@ -238,66 +278,3 @@ def project_api(home: Path, owner: str, port: int | None = None) -> Iterator[str
             yield server.api_url
         finally:
             _forget(home, record)
-
-
-# A temporary server answers one command: no scheduler creating runs of the project's
-# deployments while it is up, and no late-run marking (as Prefect's own temporary server).
-TEMPORARY_SERVER_ENV = {
-    "PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED": "false",
-    "PREFECT_SERVER_SERVICES_LATE_RUNS_ENABLED": "false",
-}
-_SETTINGS_FILES = ("prefect.toml", "pyproject.toml", ".env")
-_SETTING_HINTS = ("PREFECT_API_URL", "[api]", "tool.prefect")
-
-
-def configured_api_url() -> str | None:
-    """PREFECT_API_URL as Prefect resolves it: the environment, then `.env`, `prefect.toml`,
-    `pyproject.toml` ([tool.prefect]) and the active profile. Importing Prefect's settings
-    costs about 2 s, so they are read only when one of those files could set it."""
-    if url := os.environ.get("PREFECT_API_URL"):
-        return url
-    home = Path(os.environ.get("PREFECT_HOME", "~/.prefect")).expanduser()
-    profiles = Path(os.environ.get("PREFECT_PROFILES_PATH", home / "profiles.toml"))
-    files = [profiles.expanduser(), *map(Path, _SETTINGS_FILES)]
-    if not any(_mentions_api(f) for f in files):
-        return None
-    from prefect.settings import get_current_settings
-
-    return get_current_settings().api.url
-
-
-def _mentions_api(path: Path) -> bool:
-    try:
-        text = path.read_text(errors="replace")
-    except OSError:
-        return False
-    return any(hint in text for hint in _SETTING_HINTS)
-
-
-@contextmanager
-def command_server(home: Path, say: Callable[[str], None]) -> Iterator[str]:
-    """The API URL a `driftline run …` command runs its flow against, saying which: the
-    configured PREFECT_API_URL; else the project's running server; else a temporary one,
-    started here with its state in `home` and stopped when the body ends."""
-    configured = configured_api_url()
-    if configured:
-        if not healthy(configured, timeout=5):
-            raise ServerError(
-                f"PREFECT_API_URL={configured} does not answer; start that server, or unset "
-                "PREFECT_API_URL to use the project's server (`driftline server start`)"
-            )
-        say(f"Prefect server: {configured} (PREFECT_API_URL)")
-        yield configured
-        return
-    record = running_server(home)
-    if record is not None:
-        say(f"Prefect server: {record.ui_url} (the project's, started by {record.owner})")
-        yield record.api_url
-        return
-    say(
-        "Prefect server: none running for this project; starting a temporary one "
-        "(`driftline server start` keeps one running, and commands then start at once) ..."
-    )
-    with prefect_server(home, extra_env=TEMPORARY_SERVER_ENV) as api_url:
-        say(f"Prefect server: {api_url.removesuffix('/api')} (temporary, stops with this command)")
-        yield api_url

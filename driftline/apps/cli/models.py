@@ -5,14 +5,15 @@ from __future__ import annotations
 import getpass
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from driftline.apps.cli.common import ConfigOption, project, user_errors
-from driftline.core.metadata import KEY_METRICS
 from driftline.errors import RegistryError
-from driftline.storage.registry import ANY, CHAMPION, PREVIOUS, ModelRegistry, ModelVersion
-from driftline.storage.registry.regate import needs_regate, regate
+
+if TYPE_CHECKING:  # the registry imports scikit-learn: only the commands that use it load it
+    from driftline.storage.registry import ModelRegistry, ModelVersion
 
 app = typer.Typer(help="Model versions, aliases, promotion and rollback.", no_args_is_help=True)
 
@@ -20,6 +21,8 @@ VersionArgument = typer.Argument(..., help="A version id (e.g. v0003) or an alia
 
 
 def _registry(config: Path) -> ModelRegistry:
+    from driftline.storage.registry import ModelRegistry
+
     return ModelRegistry.for_config(project(config))
 
 
@@ -68,6 +71,8 @@ def list_versions(config: Path = ConfigOption) -> None:
         ]
         for v in versions
     ]
+    from driftline.core.metadata import KEY_METRICS
+
     header = ["version", "created (UTC)", "candidate", *KEY_METRICS, "gate", "aliases"]
     typer.echo(_table(header, rows))
 
@@ -109,6 +114,9 @@ def promote(
 ) -> None:
     """Make a version the champion; the current champion becomes "previous"."""
     with user_errors():
+        from driftline.storage.registry import ANY, CHAMPION, ModelRegistry
+        from driftline.storage.registry.regate import needs_regate, regate
+
         cfg = project(config)
         registry = ModelRegistry.for_config(cfg)
         target = _resolve(registry, version)
@@ -154,5 +162,7 @@ def rollback(
     with user_errors():
         registry = _registry(config)
         champion = registry.rollback(reason=reason, actor=_actor())
+        from driftline.storage.registry import PREVIOUS
+
         previous = registry.aliases().get(PREVIOUS)
     typer.echo(f"rolled back: {champion.version} is the champion; previous: {previous or 'none'}")

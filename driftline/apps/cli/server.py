@@ -14,11 +14,12 @@ import typer
 from driftline.apps.cli.common import ConfigOption, project, user_errors
 from driftline.orchestration.project_server import (
     DEFAULT_PORT,
-    configured_api_url,
+    ServerRecord,
     running_server,
     start_background,
     stop_background,
 )
+from driftline.orchestration.server_choice import configured_api_url
 
 app = typer.Typer(
     help="The project's Prefect server, kept running in the background.", no_args_is_help=True
@@ -27,6 +28,12 @@ app = typer.Typer(
 
 def _home(config: Path) -> Path:
     return project(config).state_path / "prefect"
+
+
+def _runner_line(record: ServerRecord) -> str:
+    if record.runner:
+        return f"warm flow runner: pid {record.runner_pid} (commands fork from it: no import wait)"
+    return "warm flow runner: none (each command starts a fresh Python process)"
 
 
 def _configured_note() -> None:
@@ -50,7 +57,7 @@ def start(
     state = "already running" if existing else "started"
     typer.echo(
         f"Prefect server {state}: {record.ui_url} (pid {record.pid}, {record.owner})\n"
-        f"state in {home}; log {record.log}\n"
+        f"state in {home}; log {record.log}\n{_runner_line(record)}\n"
         "every `driftline run …` of this project now uses it; `driftline server stop` stops it"
     )
     _configured_note()
@@ -82,6 +89,6 @@ def status(config: Path = ConfigOption) -> None:
     typer.echo(
         f"running: {record.ui_url} (API {record.api_url})\n"
         f"pid {record.pid}, started by {record.owner} at {record.started_at}\n"
-        f"state in {home}; log {record.log}"
+        f"state in {home}; log {record.log}\n{_runner_line(record)}"
     )
     _configured_note()
