@@ -24,10 +24,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+import httpx
 from pydantic import BaseModel, TypeAdapter
 
 from driftline.errors import DriftlineError, Interrupted
 from driftline.orchestration.prefect_server import spawn
+from driftline.orchestration.run_states import cancel_flow_run
 from driftline.orchestration.server_choice import command_server
 
 T = TypeVar("T")
@@ -121,7 +123,7 @@ def run_flow(
         spec_path = Path(tmp) / "spec.json"
         spec_path.write_text(spec.model_dump_json())
         env = {**os.environ, "PREFECT_API_URL": server.api_url}
-        proc = start_child(spec_path, env, server.runner_socket)
+        proc = start_child(spec, spec_path, env, server.runner_socket)
         try:
             proc.wait()
         except Interrupted as stop:
@@ -182,12 +184,14 @@ class WarmChild:
         self.conn, self.pid = conn, pid
 
     @classmethod
-    def start(cls, sock: str, spec_path: Path, env: dict[str, str]) -> WarmChild | None:
+    def start(
+        cls, sock: str, spec: FlowSpec, spec_path: Path, env: dict[str, str]
+    ) -> WarmChild | None:
         """Ask the runner to fork a child for the spec; None when the runner cannot (gone,
         busy restarting, or its code is stale)."""
         from driftline.orchestration.warm_runner import RunRequest
 
-        request = RunRequest(spec=str(spec_path), cwd=os.getcwd(), env=env)
+        request = RunRequest(flow=spec.flow, spec=str(spec_path), cwd=os.getcwd(), env=env)
         conn = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
             conn.settimeout(10)
@@ -216,10 +220,10 @@ class WarmChild:
 
 
 def start_child(
-    spec_path: Path, env: dict[str, str], runner_socket: str | None
+    spec: FlowSpec, spec_path: Path, env: dict[str, str], runner_socket: str | None
 ) -> SpawnedChild | WarmChild:
     """A child from the warm runner when there is one that can, else a spawned one."""
-    warm = WarmChild.start(runner_socket, spec_path, env) if runner_socket else None
+    warm = WarmChild.start(runner_socket, spec, spec_path, env) if runner_socket else None
     return warm or SpawnedChild(spec_path, env)
 
 
@@ -230,9 +234,7 @@ def abandon(api_url: str, id_file: Path, reason: str) -> str | None:
         flow_run_id = id_file.read_text().strip()
     except FileNotFoundError:
         return None
-    from driftline.orchestration.run_states import cancel_flow_run
-
     try:
         return cancel_flow_run(api_url, flow_run_id, reason)
-    except Exception as exc:  # the server may be gone too; the run is stopped regardless
+    except httpx.HTTPError as exc:  # the server may be gone too; the run is stopped anyway
         return f"flow run {flow_run_id} (not marked cancelled: {exc})"

@@ -49,6 +49,9 @@ MODULE = "driftline.orchestration.warm_runner"
 
 
 class RunRequest(BaseModel):
+    """A command's request: the spec file of its flow, its working folder and environment."""
+
+    flow: str
     spec: str
     cwd: str
     env: dict[str, str]
@@ -123,6 +126,7 @@ def serve(sock_path: Path) -> None:
             if pid == 0:
                 _child(listener, conn, fds, request)  # raises SystemExit: never returns here
             conn.send(json.dumps({"pid": pid}).encode())
+            print(f"forked pid {pid} for {request.flow}", flush=True)
         except Exception as exc:  # one bad request must not end the runner
             print(f"request failed: {exc!r}", flush=True)
         for fd in fds:
