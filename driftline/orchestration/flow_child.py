@@ -11,7 +11,11 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
+import signal
 import sys
+from collections.abc import Callable
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +23,11 @@ from pydantic_core import to_jsonable_python
 
 from driftline.core.atomic import atomic_path
 from driftline.errors import DriftlineError
-from driftline.orchestration.flow_process import FlowOutcome, FlowSpec
+from driftline.orchestration.flow_process import REPORT_FD, REPORTED, FlowOutcome, FlowSpec
 
 # Prefect's console formats with the date, so a log file read days later is unambiguous.
 DATE = "%Y-%m-%d %H:%M:%S"
+EXIT_GRACE = 60  # seconds a reported child may take to exit before SIGALRM ends it
 LOG_FORMATS = {
     "format": "%(asctime)s | %(levelname)-7s | %(name)s - %(message)s",
     "flow_run_fmt": "%(asctime)s | %(levelname)-7s | Flow run %(flow_run_name)r - %(message)s",
@@ -108,5 +113,27 @@ def run(spec: FlowSpec) -> int:
     return 0
 
 
+def reported(notify: Callable[[], object]) -> None:
+    """Tell the command the outcome is written (it may return now), let go of its terminal
+    or pipes (the rest goes to the log file), and bound what is left of this process's life:
+    Prefect sends its last logs and events, Python tears down."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    with suppress(OSError):
+        notify()
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    os.close(devnull)
+    signal.alarm(EXIT_GRACE)
+
+
+def main(spec_path: str) -> int:
+    code = run(FlowSpec.model_validate_json(Path(spec_path).read_text()))
+    if fd := os.environ.get(REPORT_FD):
+        reported(lambda: os.write(int(fd), REPORTED))
+    return code
+
+
 if __name__ == "__main__":
-    sys.exit(run(FlowSpec.model_validate_json(Path(sys.argv[1]).read_text())))
+    sys.exit(main(sys.argv[1]))

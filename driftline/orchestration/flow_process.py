@@ -24,15 +24,17 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-import httpx
 from pydantic import BaseModel, TypeAdapter
 
 from driftline.errors import DriftlineError, Interrupted
 from driftline.orchestration.prefect_server import spawn
-from driftline.orchestration.run_states import cancel_flow_run
 from driftline.orchestration.server_choice import command_server
 
 T = TypeVar("T")
+# How a child tells the command its outcome is written: this line, on a pipe whose file
+# descriptor is in REPORT_FD (spawned), or on the warm runner's connection (forked).
+REPORTED = b"reported"
+REPORT_FD = "DRIFTLINE_REPORT_FD"
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 KEEP_LOGS = 50
 
@@ -125,18 +127,24 @@ def run_flow(
         env = {**os.environ, "PREFECT_API_URL": server.api_url}
         proc = start_child(spec, spec_path, env, server.runner_socket)
         try:
-            proc.wait()
-        except Interrupted as stop:
-            say(f"\n{stop}: stopping the {command} run ...")
+            reported = proc.wait_reported()
+            if not (reported and server.outlives_command):
+                proc.wait_exit()  # a temporary server must outlive the child's last words
+                proc.kill()
+        except BaseException as exc:
             proc.kill()
-            cancelled = abandon(server.api_url, Path(spec.flow_run_id), f"{stop} (driftline run)")
-            say(
-                f"stopped: {cancelled or 'no flow run had started'}; the running step was "
-                "abandoned and no later step ran"
-            )
+            if isinstance(exc, Interrupted):
+                say(f"\n{exc}: stopping the {command} run ...")
+                cancelled = abandon(
+                    server.api_url, Path(spec.flow_run_id), f"{exc} (driftline run)"
+                )
+                say(
+                    f"stopped: {cancelled or 'no flow run had started'}; the running step was "
+                    "abandoned and no later step ran"
+                )
             raise
-        finally:
-            proc.kill()
+        # Reported and the server stays: the child's exit (sending its last logs and events,
+        # then Python's own teardown, about a second) goes on without holding the command.
         return _outcome(Path(spec.outcome), proc.returncode, log, returns)
 
 
@@ -154,17 +162,27 @@ def _outcome(path: Path, code: int | None, log: Path, returns: Any) -> Any:
 
 
 class SpawnedChild:
-    """A flow child started as `python -m driftline.orchestration.flow_child SPEC`."""
+    """A flow child started as `python -m driftline.orchestration.flow_child SPEC`; it
+    writes to a pipe once its outcome is written (`flow_child.REPORTED`)."""
 
     def __init__(self, spec_path: Path, env: dict[str, str]) -> None:
         cmd = [sys.executable, "-m", "driftline.orchestration.flow_child", str(spec_path)]
-        self.proc = spawn(cmd, None, env)
+        read, write = os.pipe()
+        try:
+            self.proc = spawn(cmd, None, {**env, REPORT_FD: str(write)}, pass_fds=(write,))
+        finally:
+            os.close(write)
+        self.reports = os.fdopen(read, "rb", buffering=0)
 
     @property
     def returncode(self) -> int | None:
         return self.proc.returncode
 
-    def wait(self) -> None:
+    def wait_reported(self) -> bool:
+        """Block until the child has written its outcome (True) or ended without (False)."""
+        return REPORTED in self.reports.read(len(REPORTED))
+
+    def wait_exit(self) -> None:
         self.proc.wait()
 
     def kill(self) -> None:
@@ -172,11 +190,12 @@ class SpawnedChild:
         with suppress(ProcessLookupError, PermissionError):
             os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait()
+        self.reports.close()
 
 
 class WarmChild:
-    """A flow child forked by the project's warm runner (`warm_runner`): the connection
-    ends when the child does."""
+    """A flow child forked by the project's warm runner (`warm_runner`): it sends REPORTED
+    on the connection once its outcome is written; the connection ends when it does."""
 
     returncode = None
 
@@ -207,7 +226,10 @@ class WarmChild:
         conn.settimeout(None)
         return cls(conn, int(reply["pid"]))
 
-    def wait(self) -> None:
+    def wait_reported(self) -> bool:
+        return self.conn.recv(4096) == REPORTED
+
+    def wait_exit(self) -> None:
         while self.conn.fileno() >= 0 and self.conn.recv(4096):
             pass
 
@@ -215,7 +237,7 @@ class WarmChild:
         with suppress(ProcessLookupError, PermissionError):
             os.killpg(self.pid, signal.SIGKILL)
         with suppress(OSError):
-            self.wait()
+            self.wait_exit()
         self.conn.close()
 
 
@@ -234,6 +256,10 @@ def abandon(api_url: str, id_file: Path, reason: str) -> str | None:
         flow_run_id = id_file.read_text().strip()
     except FileNotFoundError:
         return None
+    import httpx
+
+    from driftline.orchestration.run_states import cancel_flow_run
+
     try:
         return cancel_flow_run(api_url, flow_run_id, reason)
     except httpx.HTTPError as exc:  # the server may be gone too; the run is stopped anyway

@@ -22,7 +22,6 @@ from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
 from pydantic import BaseModel
 
 from driftline.core.atomic import atomic_path
@@ -30,6 +29,7 @@ from driftline.errors import ServerError
 from driftline.orchestration import warm_runner
 from driftline.orchestration.prefect_server import (
     free_port,
+    healthy,
     server_launch,
     server_process,
     spawn,
@@ -84,13 +84,6 @@ def alive(pid: int) -> bool:
     with suppress(OSError):
         return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
     return True
-
-
-def healthy(api_url: str, timeout: float = 2.0) -> bool:
-    try:
-        return httpx.get(f"{api_url}/health", timeout=timeout).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def read_record(home: Path) -> ServerRecord | None:
@@ -156,9 +149,12 @@ def _record(api_url: str, pid: int, owner: str, owner_pid: int, log: Path) -> Se
     )
 
 
-def start_background(home: Path, port: int = DEFAULT_PORT, timeout: float = 90) -> ServerRecord:
-    """Start the project's server detached from this process (it outlives it), wait until it
-    answers, announce it. Returns the running one when there is one already.
+def start_background(
+    home: Path, port: int = DEFAULT_PORT, runner: bool = True, timeout: float = 120
+) -> ServerRecord:
+    """Start the project's server detached from this process (it outlives it), with the
+    warm flow runner beside it (`runner`), wait until it answers, announce it. Returns the
+    running one when there is one already.
 
     Port 0 takes a free port; a port in use is refused naming it.
     """
@@ -176,21 +172,30 @@ def start_background(home: Path, port: int = DEFAULT_PORT, timeout: float = 90) 
         log = home / "server.log"
         proc = spawn(cmd, log, env, die_with_parent=False)  # it outlives this command
         # The runner imports the stack while the server starts (both take seconds).
-        runner = spawn(*_runner_launch(home), die_with_parent=False)
+        warm = (
+            spawn(
+                *_runner_launch(home),
+                {**os.environ, "PREFECT_API_URL": api_url},
+                die_with_parent=False,
+            )
+            if runner
+            else None
+        )
         try:
             wait_healthy(api_url, timeout, proc)
         except BaseException as exc:
-            _stop_pid(runner.pid)
+            if warm is not None:
+                _stop_pid(warm.pid)
             _stop_pid(proc.pid)
             if isinstance(exc, ServerError):
                 raise ServerError(f"{exc}; see {log}") from None
             raise
         record = _record(api_url, proc.pid, "driftline server start", proc.pid, log)
-        if _wait_runner(home, runner, timeout):
+        if warm is not None and _wait_runner(home, warm, timeout):
             sock = str(warm_runner.socket_path(home))
-            record = record.model_copy(update={"runner_pid": runner.pid, "runner_socket": sock})
-        else:
-            _stop_pid(runner.pid)
+            record = record.model_copy(update={"runner_pid": warm.pid, "runner_socket": sock})
+        elif warm is not None:
+            _stop_pid(warm.pid)
         _announce(home, record)
         return record
 

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import NamedTuple
 
 from driftline.errors import ServerError
-from driftline.orchestration.prefect_server import prefect_server
-from driftline.orchestration.project_server import healthy, running_server
+from driftline.orchestration.prefect_server import healthy, prefect_server
+from driftline.orchestration.project_server import running_server
 
 # A temporary server answers one command: no scheduler creating runs of the project's
 # deployments while it is up, and no late-run marking (as Prefect's own temporary server).
@@ -53,6 +53,8 @@ def _mentions_api(path: Path) -> bool:
 
 class ServerInUse(NamedTuple):
     api_url: str
+    # The server keeps running after the command (not a temporary one).
+    outlives_command: bool
     runner_socket: str | None = None
 
 
@@ -69,12 +71,12 @@ def command_server(home: Path, say: Callable[[str], None]) -> Iterator[ServerInU
                 "PREFECT_API_URL to use the project's server (`driftline server start`)"
             )
         say(f"Prefect server: {configured} (PREFECT_API_URL)")
-        yield ServerInUse(configured)
+        yield ServerInUse(configured, outlives_command=True)
         return
     record = running_server(home)
     if record is not None:
         say(f"Prefect server: {record.ui_url} (the project's, started by {record.owner})")
-        yield ServerInUse(record.api_url, record.runner)
+        yield ServerInUse(record.api_url, True, record.runner)
         return
     say(
         "Prefect server: none running for this project; starting a temporary one "
@@ -82,4 +84,4 @@ def command_server(home: Path, say: Callable[[str], None]) -> Iterator[ServerInU
     )
     with prefect_server(home, extra_env=TEMPORARY_SERVER_ENV) as api_url:
         say(f"Prefect server: {api_url.removesuffix('/api')} (temporary, stops with this command)")
-        yield ServerInUse(api_url)
+        yield ServerInUse(api_url, outlives_command=False)

@@ -30,6 +30,7 @@ import signal
 import socket
 import sys
 import tempfile
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -42,8 +43,14 @@ FLOW_MODULES = (
     "flows.scoring",
     "flows.retraining",
 )
-# Imported on a flow's first call; imported here, every child starts with them.
-ENGINE_MODULES = ("prefect.flow_engine", "prefect.task_engine", "pyarrow.dataset")
+# Imported on a flow's first call, or by the child itself; imported here, every child
+# starts with them.
+ENGINE_MODULES = (
+    "prefect.flow_engine",
+    "prefect.task_engine",
+    "pyarrow.dataset",
+    "driftline.orchestration.flow_child",
+)
 STALE = b'{"stale": true}'
 MODULE = "driftline.orchestration.warm_runner"
 
@@ -154,16 +161,30 @@ def _child(listener: socket.socket, conn: socket.socket, fds: list[int], request
         from prefect.context import SettingsContext, get_settings_context
         from prefect.settings import Settings
 
-        from driftline.orchestration.flow_child import run
-        from driftline.orchestration.flow_process import FlowSpec
+        from driftline.orchestration.flow_child import reported, run
+        from driftline.orchestration.flow_process import REPORTED, FlowSpec
 
         spec = FlowSpec.model_validate_json(Path(request.spec).read_text())
-        # Prefect read its settings from the runner's environment; the command's count.
-        with SettingsContext(profile=get_settings_context().profile, settings=Settings()):
+        with ExitStack() as stack:
+            if _prefect_env(request.env) != RUNNER_PREFECT_ENV:
+                # Prefect read its settings from the runner's environment; the command's count.
+                context = SettingsContext(
+                    profile=get_settings_context().profile, settings=Settings()
+                )
+                stack.enter_context(context)
             code = run(spec)
+        reported(lambda: conn.send(REPORTED))
     except BaseException as exc:  # report, never fall back into the runner's loop
         print(f"warm runner child failed: {exc!r}", file=sys.stderr, flush=True)
     sys.exit(code)
+
+
+def _prefect_env(env: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in env.items() if k.startswith("PREFECT_")}
+
+
+# The Prefect settings of the runner's own environment (set before forking).
+RUNNER_PREFECT_ENV = _prefect_env(dict(os.environ))
 
 
 def _fresh_random_state() -> None:
