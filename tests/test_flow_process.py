@@ -193,3 +193,16 @@ def test_a_configured_server_that_does_not_answer_is_refused(monkeypatch) -> Non
         server_choice.command_server(Path("unused"), print),
     ):
         pass
+
+
+def test_a_runner_left_behind_by_its_stopped_server_is_stopped_with_the_stale_record(
+    tmp_path: Path,
+) -> None:
+    runner = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True
+    )
+    pid = _dead_pid()
+    record = _record(pid, pid).model_copy(update={"runner_pid": runner.pid, "runner_socket": "x"})
+    _announce(tmp_path, record)
+    assert read_record(tmp_path) is None
+    assert runner.wait(timeout=20) == -signal.SIGTERM

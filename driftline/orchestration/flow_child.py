@@ -28,6 +28,7 @@ from driftline.orchestration.flow_process import REPORT_FD, REPORTED, FlowOutcom
 # Prefect's console formats with the date, so a log file read days later is unambiguous.
 DATE = "%Y-%m-%d %H:%M:%S"
 EXIT_GRACE = 60  # seconds a reported child may take to exit before SIGALRM ends it
+RECORD_HOOK = "record_flow_run_id_for_driftline"
 LOG_FORMATS = {
     "format": "%(asctime)s | %(levelname)-7s | %(name)s - %(message)s",
     "flow_run_fmt": "%(asctime)s | %(levelname)-7s | Flow run %(flow_run_name)r - %(message)s",
@@ -66,6 +67,8 @@ def route_logs(log: Path) -> logging.Logger:
             handler, logging.FileHandler
         ):
             handler.setFormatter(WithoutTraceback(handler.formatter))
+            # Prefect announces every hook it runs; ours is plumbing, not news to a person.
+            handler.addFilter(lambda record: RECORD_HOOK not in record.getMessage())
     root.addHandler(file_handler)
     file_only = logging.getLogger("driftline.run")
     file_only.propagate = False
@@ -82,11 +85,12 @@ def error_line(exc: BaseException) -> str:
 
 
 def _record_flow_run_id(path: Path) -> Any:
-    def record_flow_run_id(_flow: object, flow_run: Any, _state: object) -> None:
+    def hook(_flow: object, flow_run: Any, _state: object) -> None:
         with atomic_path(path) as tmp:
             tmp.write_text(str(flow_run.id))
 
-    return record_flow_run_id
+    hook.__name__ = RECORD_HOOK
+    return hook
 
 
 def _write(path: Path, outcome: FlowOutcome) -> None:

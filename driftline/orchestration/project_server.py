@@ -99,6 +99,8 @@ def read_record(home: Path) -> ServerRecord | None:
         return None
     if alive(record.pid):
         return record
+    if record.runner_pid is not None and alive(record.runner_pid):
+        _stop_pid(record.runner_pid)  # its server was stopped without it (`prefect server stop`)
     _forget(home, record)
     return None
 
