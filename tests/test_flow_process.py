@@ -206,3 +206,33 @@ def test_a_runner_left_behind_by_its_stopped_server_is_stopped_with_the_stale_re
     _announce(tmp_path, record)
     assert read_record(tmp_path) is None
     assert runner.wait(timeout=20) == -signal.SIGTERM
+
+
+def test_a_server_started_for_serve_flows_is_announced_while_it_runs(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """`project_api` (serve-flows, the demo): the server it starts is the project's for as
+    long as the body runs, so `driftline run …` uses it; then it is forgotten."""
+    from contextlib import contextmanager
+
+    from driftline.orchestration import project_server
+    from driftline.orchestration.prefect_server import Server
+
+    server = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True
+    )
+
+    @contextmanager
+    def fake_server(home: Path, port: int | None = None):
+        yield Server("http://127.0.0.1:9/api", server)
+
+    monkeypatch.setattr(project_server, "server_process", fake_server)
+    try:
+        with project_server.project_api(tmp_path, "driftline serve-flows") as api_url:
+            record = read_record(tmp_path)
+            assert api_url == "http://127.0.0.1:9/api"
+            assert record is not None and record.pid == server.pid
+            assert record.owner == "driftline serve-flows" and not record.detached
+        assert read_record(tmp_path) is None
+    finally:
+        server.kill()

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from pydantic import BaseModel, TypeAdapter
 
@@ -30,7 +30,6 @@ from driftline.errors import DriftlineError, Interrupted
 from driftline.orchestration.prefect_server import spawn
 from driftline.orchestration.server_choice import command_server
 
-T = TypeVar("T")
 # How a child tells the command its outcome is written: this line, on a pipe whose file
 # descriptor is in REPORT_FD (spawned), or on the warm runner's connection (forked).
 REPORTED = b"reported"

@@ -32,7 +32,6 @@ import sys
 import tempfile
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
 
 from pydantic import BaseModel
 
@@ -105,6 +104,7 @@ def serve(sock_path: Path) -> None:
     gc.freeze()
     gc.enable()
     stamp = sources_stamp()
+    prefect_env = _prefect_env(dict(os.environ))
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel
     sock_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     os.chmod(sock_path.parent, 0o700)
@@ -131,7 +131,8 @@ def serve(sock_path: Path) -> None:
                 os.execv(sys.executable, [sys.executable, "-m", MODULE, str(sock_path)])
             pid = os.fork()
             if pid == 0:
-                _child(listener, conn, fds, request)  # raises SystemExit: never returns here
+                # Raises SystemExit: never returns into this loop.
+                _child(listener, conn, fds, request, prefect_env)
             conn.send(json.dumps({"pid": pid}).encode())
             print(f"forked pid {pid} for {request.flow}", flush=True)
         except Exception as exc:  # one bad request must not end the runner
@@ -141,9 +142,16 @@ def serve(sock_path: Path) -> None:
         conn.close()
 
 
-def _child(listener: socket.socket, conn: socket.socket, fds: list[int], request: Any) -> None:
+def _child(
+    listener: socket.socket,
+    conn: socket.socket,
+    fds: list[int],
+    request: RunRequest,
+    prefect_env: dict[str, str],
+) -> None:
     """In the forked child: become the command's process, run its spec, exit with its code.
-    The connection stays open until this process ends."""
+    The connection stays open until this process ends. `prefect_env`: the runner's own
+    PREFECT_* variables, which Prefect's settings were read from."""
     code = 1
     try:
         listener.close()
@@ -166,7 +174,7 @@ def _child(listener: socket.socket, conn: socket.socket, fds: list[int], request
 
         spec = FlowSpec.model_validate_json(Path(request.spec).read_text())
         with ExitStack() as stack:
-            if _prefect_env(request.env) != RUNNER_PREFECT_ENV:
+            if _prefect_env(request.env) != prefect_env:
                 # Prefect read its settings from the runner's environment; the command's count.
                 context = SettingsContext(
                     profile=get_settings_context().profile, settings=Settings()
@@ -181,10 +189,6 @@ def _child(listener: socket.socket, conn: socket.socket, fds: list[int], request
 
 def _prefect_env(env: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in env.items() if k.startswith("PREFECT_")}
-
-
-# The Prefect settings of the runner's own environment (set before forking).
-RUNNER_PREFECT_ENV = _prefect_env(dict(os.environ))
 
 
 def _fresh_random_state() -> None:
