@@ -197,16 +197,23 @@ def test_commands_use_the_running_server_and_fork_from_its_runner(served: Served
 
 
 def test_a_failed_run_is_one_error_line_and_its_traceback_is_in_the_log(served: Served) -> None:
-    failed = driftline("run", "train", "--data", "nowhere.csv", cwd=served.folder)
+    batch = served.folder / "data" / "batch_000.csv"
+    lines = batch.read_text().splitlines()[:200]
+    target = lines[0].split(",").index("churned")
+    broken = served.folder / "no-target.csv"
+    broken.write_text(
+        "\n".join(",".join(c for i, c in enumerate(row.split(",")) if i != target) for row in lines)
+    )
+    failed = driftline("run", "train", "--data", str(broken), cwd=served.folder)
     assert failed.returncode == 1
     output = failed.stdout + failed.stderr
     assert "Traceback" not in output
     errors = [line for line in output.splitlines() if line.startswith("error:")]
-    assert errors == [f"error: {served.folder / 'nowhere.csv'}: file not found"], output
+    assert errors == [f"error: {broken}: required column 'churned' is missing"], output
     log = Path(re.search(r"traceback and full log: (\S+)\)", output).group(1))
     assert log.parent == served.folder / "state" / "logs"
     text = log.read_text()
-    assert "Traceback (most recent call last)" in text and "file not found" in text
+    assert "Traceback (most recent call last)" in text and "'churned' is missing" in text
 
 
 def test_sigterm_stops_a_forked_training_and_marks_the_run_cancelled(served: Served) -> None:

@@ -6,7 +6,6 @@ hashes and pickles task inputs, and a path is what lineage records anyway.
 
 from __future__ import annotations
 
-import glob
 import json
 from pathlib import Path
 
@@ -19,35 +18,11 @@ from driftline.core.contracts import DatasetRef, Ingested, Schema
 from driftline.core.fingerprints import frame_fingerprint
 from driftline.core.labels import label_text, label_texts
 from driftline.core.profile import profile
+from driftline.core.sources import (  # noqa: F401  (callers import them from here too)
+    check_sources,
+    discover_sources,
+)
 from driftline.errors import DataError
-
-
-def check_sources(cfg: ProjectConfig, *sources: str | Path | None) -> None:
-    """Fail now, naming the path, when the config's data source (or one of `sources`)
-    names no file: before a flow run starts, not a minute into it."""
-    discover_sources(cfg.resolve(cfg.data.source))
-    for source in sources:
-        if source is not None:
-            discover_sources(cfg.resolve(source))
-
-
-def discover_sources(source: str | Path) -> list[Path]:
-    """The files a source names: one file, a glob, or every CSV/Parquet file in a folder."""
-    text = str(source)
-    path = Path(text)
-    if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix.lower() in {".csv", ".parquet"})
-        if not files:
-            raise DataError(f"{path}: folder holds no .csv or .parquet files")
-        return files
-    if glob.has_magic(text):
-        files = sorted(Path(p) for p in glob.glob(text) if Path(p).is_file())
-        if not files:
-            raise DataError(f"{text}: no file matches this pattern")
-        return files
-    if not path.exists():
-        raise DataError(f"{path}: file not found")
-    return [path]
 
 
 def encoding_error(path: Path, encoding: str) -> DataError:

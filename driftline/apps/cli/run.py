@@ -19,7 +19,7 @@ from driftline.core.contracts import (
     ScoreResult,
     TrainingOutcome,
 )
-from driftline.core.datasets import check_sources, discover_sources
+from driftline.core.sources import check_sources, discover_sources
 from driftline.orchestration.flow_process import run_flow
 
 app = typer.Typer(
