@@ -166,6 +166,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     assert stopped.returncode == 0, stopped.stdout + stopped.stderr
     assert not alive(record.pid) and not alive(record.runner_pid or record.pid)
     assert read_record(home) is None
+    assert not Path(record.runner_socket or "").exists()
 
 
 def test_status_says_where_the_server_and_its_runner_run(served: Served) -> None:

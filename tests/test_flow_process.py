@@ -202,10 +202,13 @@ def test_a_runner_left_behind_by_its_stopped_server_is_stopped_with_the_stale_re
         [sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True
     )
     pid = _dead_pid()
-    record = _record(pid, pid).model_copy(update={"runner_pid": runner.pid, "runner_socket": "x"})
-    _announce(tmp_path, record)
+    sock = tmp_path / "runner.sock"
+    sock.touch()
+    update = {"runner_pid": runner.pid, "runner_socket": str(sock)}
+    _announce(tmp_path, _record(pid, pid).model_copy(update=update))
     assert read_record(tmp_path) is None
     assert runner.wait(timeout=20) == -signal.SIGTERM
+    assert not sock.exists()
 
 
 def test_a_server_started_for_serve_flows_is_announced_while_it_runs(

@@ -99,8 +99,7 @@ def read_record(home: Path) -> ServerRecord | None:
         return None
     if alive(record.pid):
         return record
-    if record.runner_pid is not None and alive(record.runner_pid):
-        _stop_pid(record.runner_pid)  # its server was stopped without it (`prefect server stop`)
+    _stop_runner(record)  # its server was stopped without it (`prefect server stop`)
     _forget(home, record)
     return None
 
@@ -235,11 +234,18 @@ def stop_background(home: Path, grace: float = 15) -> ServerRecord | None:
                 f"(pid {record.owner_pid}); stop that process (Ctrl-C) and the server stops "
                 "with it"
             )
-        if record.runner_pid is not None and alive(record.runner_pid):
-            _stop_pid(record.runner_pid, grace)
+        _stop_runner(record, grace)
         _stop_pid(record.pid, grace)
         _forget(home, record)
         return record
+
+
+def _stop_runner(record: ServerRecord, grace: float = 15) -> None:
+    """Stop the record's warm runner, if it runs, and remove its socket file."""
+    if record.runner_pid is not None and alive(record.runner_pid):
+        _stop_pid(record.runner_pid, grace)
+    if record.runner_socket:
+        Path(record.runner_socket).unlink(missing_ok=True)
 
 
 def _stop_pid(pid: int, grace: float = 15) -> None:
