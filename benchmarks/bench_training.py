@@ -36,8 +36,10 @@ from driftline.core.candidates import labels, search
 from driftline.core.config import ProjectConfig, load_config
 from driftline.core.contracts import EvaluationRecord
 from driftline.core.datasets import discover_sources, read_sources
-from driftline.core.evaluation import evaluate_model
+from driftline.core.estimators import check_candidates
+from driftline.core.evaluation import best_record, evaluate_model
 from driftline.core.generator import write_batches
+from driftline.core.task_kinds import primary_metric
 from driftline.orchestration.prefect_server import prefect_server
 from flows.training import training
 from tasks.train import cores_per_candidate
@@ -72,22 +74,22 @@ def bare_script(cfg: ProjectConfig, out_dir: Path) -> EvaluationRecord:
     train, holdout = train_test_split(
         df,
         test_size=cfg.training.holdout_fraction,
-        stratify=labels(df, cfg),
+        stratify=labels(df, cfg, schema.task) if schema.task != "regression" else None,
         random_state=cfg.training.seed,
     )
-    candidates = cfg.training.candidates
+    candidates = check_candidates(cfg.training, schema.task)
     n_jobs = cores_per_candidate(cfg.training.n_jobs, len(candidates))
+    y = labels(train, cfg, schema.task)
     with ThreadPoolExecutor(max_workers=3) as pool:
         futures = [
-            pool.submit(search, name, train, labels(train, cfg), schema, cfg.training, n_jobs)
-            for name in candidates
+            pool.submit(search, name, train, y, schema, cfg.training, n_jobs) for name in candidates
         ]
         results = [f.result() for f in futures]
     records = [
         evaluate_model(r.model, holdout, schema, cfg, out_dir / r.name, name=r.name)
         for r in results
     ]
-    return max(records, key=lambda r: r.metrics[cfg.training.primary_metric])
+    return best_record(records, primary_metric(cfg.training.primary_metric, schema.task))
 
 
 @task

@@ -13,11 +13,12 @@ from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 from pydantic import Field
 
-from driftline.core.config import DEFAULT_CONFIG_PATH, CandidateName, ProjectConfig, load_config
-from driftline.core.contracts import DatasetRef, Ingested, TrainingOutcome
+from driftline.core.config import DEFAULT_CONFIG_PATH, ProjectConfig, load_config
+from driftline.core.contracts import DatasetRef, Ingested, TaskKind, TrainingOutcome
 from driftline.core.datasets import check_sources
+from driftline.core.estimators import check_candidates
 from driftline.core.lineage import model_metadata
-from driftline.errors import ChampionMoved, RegistryError
+from driftline.errors import ChampionMoved, ConfigError, RegistryError
 from driftline.orchestration.events import emit_run_failed
 from driftline.orchestration.run_folders import run_dir
 from driftline.orchestration.task_runners import task_runner
@@ -36,7 +37,7 @@ MAX_REGATES = 3
 
 
 def _with_overrides(
-    cfg: ProjectConfig, candidates: list[CandidateName] | None, search_budget: int | None
+    cfg: ProjectConfig, candidates: list[str] | None, search_budget: int | None
 ) -> ProjectConfig:
     changes: dict[str, object] = {}
     if candidates:
@@ -46,6 +47,15 @@ def _with_overrides(
     if not changes:
         return cfg
     return cfg.model_copy(update={"training": cfg.training.model_copy(update=changes)})
+
+
+def task_candidates(cfg: ProjectConfig, task: TaskKind) -> list[str]:
+    """The candidates a run of `task` trains; ConfigError when one does not fit the task
+    (checked at config load when target.task is set, here once it is inferred)."""
+    try:
+        return check_candidates(cfg.training, task)
+    except ValueError as exc:
+        raise ConfigError(f"config of project '{cfg.project}': {exc}") from None
 
 
 def champion_training_set(champion: ModelVersion | None) -> DatasetRef | None:
@@ -72,11 +82,12 @@ def fit_gate_promote(
     registry = ModelRegistry.for_config(cfg)
     registry.sweep()  # the registry takes writes (and crashed writers' leftovers go) first
     champion = registry.alias(CHAMPION)
+    names = task_candidates(cfg, schema.task)
+    for note in schema.notes:
+        logger.info("schema: %s", note)
     parts = split(cfg, ingested, champion_training_set(champion))
-    n_jobs = cores_per_candidate(cfg.training.n_jobs, len(cfg.training.candidates))
-    futures = [
-        train_candidate.submit(cfg, parts, schema, name, n_jobs) for name in cfg.training.candidates
-    ]
+    n_jobs = cores_per_candidate(cfg.training.n_jobs, len(names))
+    futures = [train_candidate.submit(cfg, parts, schema, name, n_jobs) for name in names]
     trained = {future.result().name: future.result() for future in futures}
     for name, candidate in trained.items():
         if not candidate_intact(candidate):  # changed since it was written (or cached)
@@ -209,7 +220,7 @@ def fit_gate_promote(
 def training(
     config_path: str = str(DEFAULT_CONFIG_PATH),
     data: str | None = None,
-    candidates: list[CandidateName] | None = None,
+    candidates: list[str] | None = None,
     search_budget: Annotated[int, Field(ge=1)] | None = None,
     force: bool = False,
     force_reason: str | None = None,

@@ -17,6 +17,7 @@ from driftline.core.config import ProjectConfig
 from driftline.core.contracts import EvaluationRecord, Schema, Split, TrainedCandidate
 from driftline.core.evaluation import best_record, evaluate_model
 from driftline.core.render import OUTCOME_METRICS
+from driftline.core.task_kinds import primary_metric
 from driftline.storage.candidate_models import load_candidate
 
 
@@ -46,8 +47,8 @@ def evaluate_baseline(
 
 @task(name="compare", cache_policy=NO_CACHE)
 def compare(cfg: ProjectConfig, records: list[EvaluationRecord]) -> EvaluationRecord:
-    """The best record by `training.primary_metric` (first listed wins a tie), plus a table."""
-    metric = cfg.training.primary_metric
+    """The best record by the primary metric (first listed wins a tie), plus a table."""
+    metric = primary_metric(cfg.training.primary_metric, records[0].task)
     best = best_record(records, metric)
     create_table_artifact(
         key=cfg.artifact_key("candidates"),
@@ -55,7 +56,7 @@ def compare(cfg: ProjectConfig, records: list[EvaluationRecord]) -> EvaluationRe
             {
                 "candidate": r.name,
                 "chosen": "yes" if r is best else "",
-                "threshold": round(r.threshold, 4),
+                **({"threshold": round(r.threshold, 4)} if r.threshold is not None else {}),
                 **{m: round(r.metrics[m], 4) for m in OUTCOME_METRICS if m in r.metrics},
             }
             for r in records

@@ -43,7 +43,11 @@ def split(cfg: ProjectConfig, ingested: Ingested, seen: DatasetRef | None = None
     schema = ingested.table_schema
     columns = [*schema.features, schema.target]
     parts = split_frame(
-        ingested.dataset.load(), cfg, columns, seen.load(columns=columns) if seen else None
+        ingested.dataset.load(),
+        cfg,
+        columns,
+        seen.load(columns=columns) if seen else None,
+        schema.task,
     )
     folder = cfg.state_path / "datasets"
     parent = [Path(ingested.dataset.path)]

@@ -11,6 +11,7 @@ from driftline.core.candidates import labels, search
 from driftline.core.config import ProjectConfig
 from driftline.core.contracts import Schema, Split, TrainedCandidate
 from driftline.core.fingerprints import digest
+from driftline.core.task_kinds import primary_metric
 from driftline.orchestration.task_runners import sklearn_parallelism
 from driftline.storage.candidate_models import save_candidate
 from tasks.policies import cached_on, retry_on_io
@@ -27,14 +28,22 @@ def fit_shapes(cfg: ProjectConfig, split: Split, schema: Schema, candidate: str)
     Gate, monitoring or serving settings and `n_jobs` do not change a fit, so changing them
     must not throw completed fits away.
     """
+    custom = cfg.training.custom(candidate)
     return {
         "train": [split.train.path, split.train.fingerprint],
         "schema": schema.model_dump(mode="json"),
         "target": cfg.target.model_dump(mode="json"),
-        "candidate": candidate,
+        "candidate": custom.model_dump(mode="json") if custom else candidate,
         "training": cfg.training.model_dump(
             mode="json",
-            include={"search_budget", "cv_folds", "seed", "threshold", "feature_selection"},
+            include={
+                "search_budget",
+                "cv_folds",
+                "seed",
+                "threshold",
+                "feature_selection",
+                "primary_metric",
+            },
         ),
     }
 
@@ -66,16 +75,18 @@ def train_candidate(
     df = split.train.load()
     start = time.perf_counter()
     with sklearn_parallelism(n_jobs) as jobs:  # joblib on Dask when run by a Dask worker
-        result = search(candidate, df, labels(df, cfg), schema, cfg.training, jobs)
+        result = search(candidate, df, labels(df, cfg, schema.task), schema, cfg.training, jobs)
     fit_seconds = time.perf_counter() - start
     key = digest(fit_shapes(cfg, split, schema, candidate))
     model_path = cfg.state_path / "models-wip" / f"{candidate}-{key}" / "model.joblib"
     sha256 = save_candidate(result.model, model_path)
+    threshold = "" if result.threshold is None else f", threshold {result.threshold:.3f}"
     get_run_logger().info(
-        "%s: cv roc_auc %.4f, threshold %.3f, %.1f s, params %s",
+        "%s: cv %s %.4f%s, %.1f s, params %s",
         candidate,
+        primary_metric(cfg.training.primary_metric, schema.task),
         result.cv_score,
-        result.threshold,
+        threshold,
         fit_seconds,
         result.params,
     )

@@ -12,7 +12,6 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold, cross_val_predict, train_test_split
 
 from driftline.core.candidates import (
-    CANDIDATES,
     SearchResult,
     best_f1_threshold,
     build_pipeline,
@@ -21,6 +20,9 @@ from driftline.core.candidates import (
 )
 from driftline.core.config import FeatureSelection, ProjectConfig, Threshold, Training, load_config
 from driftline.core.datasets import Schema, discover_sources, read_sources
+from driftline.core.task_kinds import BUILT_IN
+
+CANDIDATES = BUILT_IN["binary"]
 
 
 @pytest.fixture(scope="module")

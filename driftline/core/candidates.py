@@ -1,4 +1,5 @@
-"""Candidate models: one scikit-learn pipeline per candidate, a budgeted seeded search, a threshold.
+"""Candidate models: one scikit-learn pipeline per candidate, a budgeted seeded search on the
+task's primary metric, and for a binary task a decision threshold.
 
 Pure scikit-learn (no Prefect), so tests and benchmarks call it directly. Every random
 choice takes the configured seed: the same data and config give the same model and metrics.
@@ -11,16 +12,15 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import loguniform, randint
-from sklearn.base import BaseEstimator, clone
+from sklearn.base import clone
 from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
-from sklearn.feature_selection import SelectKBest, f_classif
+from sklearn.feature_selection import SelectKBest, f_classif, f_regression
 from sklearn.impute import SimpleImputer
-from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import precision_recall_curve
 from sklearn.model_selection import (
+    BaseCrossValidator,
     FixedThresholdClassifier,
+    KFold,
     RandomizedSearchCV,
     StratifiedKFold,
     cross_val_predict,
@@ -29,52 +29,28 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from threadpoolctl import threadpool_limits
 
-from driftline.core.config import FeatureSelection, ProjectConfig, Training
-from driftline.core.contracts import Schema
-from driftline.core.labels import positive_mask
-
-CANDIDATES: tuple[str, ...] = ("logistic_regression", "random_forest", "hist_gradient_boosting")
-
-# Hyperparameter distributions per candidate, sampled by RandomizedSearchCV (keys are the
-# final pipeline step's parameters). Each space has a continuous or wide range, so a budget
-# larger than a grid never runs out of distinct settings.
-SEARCH_SPACES: dict[str, dict[str, Any]] = {
-    "logistic_regression": {"C": loguniform(1e-3, 1e2)},
-    "random_forest": {
-        "n_estimators": [100, 200],
-        "max_depth": [None, 6, 10],
-        "min_samples_leaf": randint(5, 30),
-        "max_features": ["sqrt", 0.5],
-    },
-    "hist_gradient_boosting": {
-        "learning_rate": loguniform(0.03, 0.2),
-        "max_iter": [50, 100, 200],
-        "max_leaf_nodes": [7, 15, 31],
-        "min_samples_leaf": randint(20, 80),
-        "l2_regularization": loguniform(1e-4, 10.0),
-    },
-}
+from driftline.core.config import CustomCandidate, FeatureSelection, ProjectConfig, Training
+from driftline.core.contracts import Schema, TaskKind
+from driftline.core.estimators import estimator, search_space
+from driftline.core.targets import target_values
+from driftline.core.task_kinds import direction, primary_metric, scorer
 
 
-def labels(df: pd.DataFrame, cfg: ProjectConfig) -> pd.Series:
-    """The target as 0/1: 1 where it is the configured positive label."""
-    return positive_mask(df[cfg.target.column], cfg.target.positive_label)
-
-
-def _estimator(name: str, seed: int) -> BaseEstimator:
-    if name == "logistic_regression":
-        return LogisticRegression(class_weight="balanced", max_iter=2000)
-    if name == "random_forest":
-        return RandomForestClassifier(class_weight="balanced_subsample", random_state=seed)
-    if name == "hist_gradient_boosting":
-        return HistGradientBoostingClassifier(class_weight="balanced", random_state=seed)
-    raise ValueError(f"unknown candidate '{name}'; choose from {list(CANDIDATES)}")
+def labels(df: pd.DataFrame, cfg: ProjectConfig, task: TaskKind = "binary") -> pd.Series:
+    """The target as the estimator learns it for `task` (binary: 0/1, 1 = the positive
+    label; see `driftline.core.targets.target_values`)."""
+    return target_values(df[cfg.target.column], task, cfg.target.positive_label)
 
 
 def build_pipeline(
-    name: str, schema: Schema, feature_selection: FeatureSelection, seed: int
+    name: str,
+    schema: Schema,
+    feature_selection: FeatureSelection,
+    seed: int,
+    custom: CustomCandidate | None = None,
 ) -> Pipeline:
-    """Preprocessing (impute, scale, one-hot), optional k-best selection, then the estimator."""
+    """Preprocessing (impute, scale, one-hot), optional k-best selection, then the estimator:
+    the built-in `name` for the schema's task, or the `custom` one."""
     prepare = ColumnTransformer(
         [
             (
@@ -102,20 +78,23 @@ def build_pipeline(
     )
     steps: list[tuple[str, Any]] = [("prepare", prepare)]
     if feature_selection.method == "k_best":
-        steps.append(("select", SelectKBest(f_classif, k=feature_selection.k)))
-    steps.append(("model", _estimator(name, seed)))
+        score = f_regression if schema.task == "regression" else f_classif
+        steps.append(("select", SelectKBest(score, k=feature_selection.k)))
+    steps.append(("model", estimator(name, schema.task, seed, custom)))
     return Pipeline(steps)
 
 
 @dataclass(frozen=True)
 class SearchResult:
-    """The refitted best pipeline of one candidate's search, its decision threshold inside."""
+    """The refitted best pipeline of one candidate's search; for a binary task its decision
+    threshold inside (`threshold`; None for the other tasks). `cv_score` is the primary
+    metric on the folds, in the metric's own sign."""
 
     name: str
-    model: FixedThresholdClassifier
+    model: Any
     params: dict[str, Any]
     cv_score: float
-    threshold: float
+    threshold: float | None
 
 
 def best_f1_threshold(y: pd.Series | np.ndarray, proba: np.ndarray) -> float:
@@ -131,6 +110,11 @@ def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
+def _folds(task: TaskKind, training: Training) -> BaseCrossValidator:
+    kind = KFold if task == "regression" else StratifiedKFold
+    return kind(n_splits=training.cv_folds, shuffle=True, random_state=training.seed)
+
+
 def search(
     name: str,
     X: pd.DataFrame,
@@ -139,23 +123,29 @@ def search(
     training: Training,
     n_jobs: int = 1,
 ) -> SearchResult:
-    """Seeded randomized search (ROC AUC, stratified folds), refit on all of X, then a threshold.
+    """Seeded randomized search on the primary metric, refit on all of X; for a binary task
+    then a threshold.
 
-    The best-F1 threshold comes from out-of-fold predictions on X of the best setting: the
-    holdout is not an argument, so it cannot leak into the threshold. It is kept inside the
-    model (`FixedThresholdClassifier` around the refitted pipeline), so `predict` applies it.
+    Folds are stratified for classification, shuffled for regression. The best-F1 threshold
+    comes from out-of-fold predictions on X of the best setting: the holdout is not an
+    argument, so it cannot leak into the threshold. It is kept inside the model
+    (`FixedThresholdClassifier` around the refitted pipeline), so `predict` applies it.
     `n_jobs` is the core budget: joblib workers for the search, and the OpenMP threads
     (HistGradientBoosting) of this thread, since idle OpenMP threads spinning on busy cores
     slow a fit down many times over.
     """
-    pipeline = build_pipeline(name, schema, training.feature_selection, training.seed)
-    space = {f"model__{key}": dist for key, dist in SEARCH_SPACES[name].items()}
-    folds = StratifiedKFold(n_splits=training.cv_folds, shuffle=True, random_state=training.seed)
+    task = schema.task
+    metric = primary_metric(training.primary_metric, task)
+    pipeline = build_pipeline(
+        name, schema, training.feature_selection, training.seed, training.custom(name)
+    )
+    space = {f"model__{key}": dist for key, dist in search_space(name, training).items()}
+    folds = _folds(task, training)
     searcher = RandomizedSearchCV(
         pipeline,
         space,
         n_iter=training.search_budget,
-        scoring="roc_auc",
+        scoring=scorer(metric),
         cv=folds,
         refit=True,
         random_state=training.seed,
@@ -163,19 +153,23 @@ def search(
         error_score="raise",
     )
     X = X[schema.features]
+    threshold = None
     with threadpool_limits(limits=n_jobs, user_api="openmp"):
         searcher.fit(X, y)
-        if training.threshold.strategy == "fixed":
+        if task == "binary" and training.threshold.strategy == "fixed":
             threshold = training.threshold.value
-        else:
+        elif task == "binary":
             best = clone(searcher.best_estimator_)
             oof = cross_val_predict(best, X, y, cv=folds, method="predict_proba", n_jobs=n_jobs)
             threshold = best_f1_threshold(y, oof[:, 1])
     params = {k.removeprefix("model__"): _plain(v) for k, v in searcher.best_params_.items()}
+    score = float(searcher.best_score_)
     return SearchResult(
         name=name,
-        model=FixedThresholdClassifier(searcher.best_estimator_, threshold=threshold),
+        model=searcher.best_estimator_
+        if threshold is None
+        else FixedThresholdClassifier(searcher.best_estimator_, threshold=threshold),
         params=params,
-        cv_score=float(searcher.best_score_),
+        cv_score=-score if direction(metric) == "lower" else score,
         threshold=threshold,
     )

@@ -26,7 +26,7 @@ import numpy as np
 from pydantic import BaseModel
 from scipy import stats
 
-from driftline.core.evaluation import LOWER_IS_BETTER
+from driftline.core.task_kinds import LOWER_IS_BETTER
 
 Verdict = Literal["better", "worse", "undecided"]
 Recommendation = Literal["promote", "keep", "need more data"]

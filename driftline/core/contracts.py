@@ -18,9 +18,13 @@ if TYPE_CHECKING:  # pandas is imported where a dataset is read: the CLI starts 
 
 # Data
 
+TaskKind = Literal["binary", "multiclass", "regression"]
+
 
 class Schema(BaseModel):
-    """The declared types of a project's columns (features inferred when not configured)."""
+    """The declared types of a project's columns (features inferred when not configured),
+    the task the target poses, its classes (label text; none for regression), and notes on
+    what was inferred and why."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -29,6 +33,9 @@ class Schema(BaseModel):
     target: str
     id_column: str | None = None
     timestamp_column: str | None = None
+    task: TaskKind = "binary"
+    classes: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
 
     @property
     def features(self) -> list[str]:
@@ -152,7 +159,7 @@ class TrainedCandidate(BaseModel):
     sha256: str
     params: dict[str, Any]
     cv_score: float
-    threshold: float
+    threshold: float | None = Field(None, description="Binary tasks only.")
     fit_seconds: float
 
 
@@ -176,14 +183,21 @@ class FeatureImportance(BaseModel):
 
 
 class EvaluationRecord(BaseModel):
-    """One model scored on one holdout."""
+    """One model scored on one holdout (of a binary, multiclass or regression task)."""
 
     name: str
+    task: TaskKind = "binary"
     rows: int
-    positives: int
-    threshold: float
+    positives: int | None = Field(None, description="Actual positives (binary tasks).")
+    threshold: float | None = Field(None, description="Decision threshold (binary tasks).")
     metrics: dict[str, float]
-    confusion_matrix: list[list[int]] = Field(description="[[tn, fp], [fn, tp]]")
+    classes: list[str] = Field(default_factory=list, description="Class labels, in matrix order.")
+    per_class: dict[str, dict[str, float]] = Field(
+        default_factory=dict, description="Multiclass: precision and recall per class."
+    )
+    confusion_matrix: list[list[int]] = Field(
+        default_factory=list, description="Rows actual, columns predicted ([[tn, fp], [fn, tp]])."
+    )
     slices: list[SliceGroup] = Field(default_factory=list)
     slice_gaps: dict[str, dict[str, float]] = Field(
         default_factory=dict,

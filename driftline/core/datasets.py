@@ -16,12 +16,13 @@ from driftline.core.atomic import atomic_path
 from driftline.core.config import ProjectConfig
 from driftline.core.contracts import DatasetRef, Ingested, Schema
 from driftline.core.fingerprints import frame_fingerprint
-from driftline.core.labels import label_text, label_texts
+from driftline.core.labels import label_text
 from driftline.core.profile import profile
 from driftline.core.sources import (  # noqa: F401  (callers import them from here too)
     check_sources,
     discover_sources,
 )
+from driftline.core.targets import decide_task
 from driftline.errors import DataError
 
 
@@ -129,13 +130,45 @@ def _target(path: Path, col: str, s: pd.Series) -> pd.Series:
     return s
 
 
+# A text column needs this many sampled rows, all distinct, to be taken for an identifier.
+ID_LIKE_MIN_ROWS = 20
+
+
+def _looks_like_id(values: pd.Series) -> bool:
+    """All-distinct text: an identifier, which a model would only memorise."""
+    present = values.dropna()
+    return (
+        not pd.api.types.is_numeric_dtype(values)
+        and len(present) >= ID_LIKE_MIN_ROWS
+        and present.nunique() == len(present)
+    )
+
+
 def infer_schema(cfg: ProjectConfig, sample: pd.DataFrame, path: Path) -> Schema:
-    """The configured schema, with features inferred from a sample when none are declared."""
+    """The configured schema, with features inferred from a sample when none are declared.
+
+    Inference leaves out the target, the id and timestamp columns, `features.exclude` and
+    columns that look like identifiers (all-distinct text), each with a note on the schema.
+    """
     reserved = {cfg.target.column, cfg.id_column, cfg.timestamp_column} - {None}
-    numeric, categorical = list(cfg.features.numeric), list(cfg.features.categorical)
-    if not numeric and not categorical:
+    exclude = set(cfg.features.exclude)
+    unknown = sorted(exclude - set(sample.columns))
+    if unknown:
+        raise DataError(
+            f"{path}: features.exclude names column(s) {unknown} that the data does not have"
+        )
+    numeric = [c for c in cfg.features.numeric if c not in exclude]
+    categorical = [c for c in cfg.features.categorical if c not in exclude]
+    notes = [f"features.exclude leaves out {sorted(exclude)}"] if exclude else []
+    if not cfg.features.numeric and not cfg.features.categorical:
         for col in sample.columns:
-            if col in reserved:
+            if col in reserved or col in exclude:
+                continue
+            if _looks_like_id(sample[col]):
+                notes.append(
+                    f"column '{col}' left out of the features: every value is distinct, so it "
+                    "looks like an identifier (list it in features.categorical to use it)"
+                )
                 continue
             is_num = pd.api.types.is_numeric_dtype(sample[col])
             (numeric if is_num else categorical).append(col)
@@ -145,10 +178,44 @@ def infer_schema(cfg: ProjectConfig, sample: pd.DataFrame, path: Path) -> Schema
         target=cfg.target.column,
         id_column=cfg.id_column,
         timestamp_column=cfg.timestamp_column,
+        notes=tuple(notes),
     )
     if not schema.features:
         raise DataError(f"{path}: no feature columns found besides the target and id columns")
     return schema
+
+
+def with_task(cfg: ProjectConfig, df: pd.DataFrame, schema: Schema, path: Path) -> Schema:
+    """`schema` with the task of its target (configured or inferred), classes and a note.
+
+    For a binary task the positive label must occur; on any other task a configured
+    positive label is an error (it would mean nothing).
+    """
+    target = df[schema.target]
+    try:
+        decision = decide_task(target, schema.target, cfg.target.task)
+    except ValueError as exc:
+        raise DataError(f"{path}: {exc}") from None
+    if decision.task == "binary":
+        positive = label_text(cfg.target.positive_label)
+        if positive not in decision.classes:
+            raise DataError(
+                f"{path}: column '{schema.target}': positive label "
+                f"{cfg.target.positive_label!r} never occurs (labels seen: "
+                f"{list(decision.classes)[:10]}); set target.positive_label to one of them"
+            )
+    elif cfg.target.positive_label_set:
+        raise DataError(
+            f"{path}: target.positive_label applies to binary targets only, and "
+            f"{decision.note}; remove target.positive_label or set target.task"
+        )
+    return schema.model_copy(
+        update={
+            "task": decision.task,
+            "classes": decision.classes,
+            "notes": (decision.note, *schema.notes),
+        }
+    )
 
 
 def read_typed(path: Path, raw: pd.DataFrame, schema: Schema) -> pd.DataFrame:
@@ -186,13 +253,9 @@ def read_sources(cfg: ProjectConfig, paths: list[Path]) -> tuple[pd.DataFrame, S
         frames.append(read_typed(path, raw, schema))
     assert schema is not None
     df = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-    positive = cfg.target.positive_label
-    labels = set(label_texts(df[schema.target]).unique())
-    if label_text(positive) not in labels:
-        raise DataError(
-            f"{paths[0]}: column '{schema.target}': positive label {positive!r} never occurs "
-            f"(labels seen: {sorted(labels)[:10]})"
-        )
+    schema = with_task(cfg, df, schema, paths[0])
+    if schema.task == "regression":
+        df[schema.target] = as_numeric(paths[0], schema.target, df[schema.target])
     return df, schema
 
 

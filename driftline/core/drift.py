@@ -24,6 +24,7 @@ from evidently.metrics import Accuracy, F1Score, LogLoss, Precision, Recall, Roc
 from driftline.core.config import Monitoring
 from driftline.core.contracts import Alert, ColumnDrift, DriftResult, Rows
 from driftline.core.labels import positive_mask
+from driftline.core.task_kinds import direction
 
 
 @dataclass(frozen=True)
@@ -141,8 +142,15 @@ def _alerts(
                 message=f"predictions drifted ({prediction.method} {prediction.score:.3f})",
             )
         )
-    floor = policy.performance_floor
-    below = [f"{m} {quality[m]:.3f} < {v}" for m, v in floor.items() if quality.get(m, v) < v]
+    below = []
+    for metric, limit in policy.performance_floor.items():
+        value = quality.get(metric)
+        if value is None:
+            continue
+        if direction(metric) == "lower" and value > limit:  # an error metric: a ceiling
+            below.append(f"{metric} {value:.3f} > {limit}")
+        elif direction(metric) == "higher" and value < limit:
+            below.append(f"{metric} {value:.3f} < {limit}")
     if below:
         alerts.append(Alert(rule="performance_floor", message=", ".join(below)))
     return alerts

@@ -1,7 +1,9 @@
-"""Scoring a fitted model on the holdout: metrics, slices, plots and permutation importance.
+"""Scoring a fitted model on the holdout: metrics, slices, plots and permutation importance,
+per task (binary, multiclass, regression).
 
-Pure scikit-learn and matplotlib (no Prefect). Any fitted model with `predict_proba` and a
-threshold is scored the same way, so a candidate and the champion compare on equal terms.
+Pure scikit-learn and matplotlib (no Prefect). Every model of a task is scored the same way
+(through `driftline.core.scoring.predict`), so a candidate and the champion compare on equal
+terms.
 """
 
 from __future__ import annotations
@@ -17,30 +19,36 @@ from sklearn.inspection import permutation_importance
 from sklearn.metrics import (
     ConfusionMatrixDisplay,
     PrecisionRecallDisplay,
+    PredictionErrorDisplay,
     RocCurveDisplay,
     accuracy_score,
     average_precision_score,
+    balanced_accuracy_score,
     brier_score_loss,
     confusion_matrix,
     f1_score,
     log_loss,
+    mean_absolute_error,
+    mean_absolute_percentage_error,
+    precision_recall_fscore_support,
     precision_score,
+    r2_score,
     recall_score,
     roc_auc_score,
+    root_mean_squared_error,
 )
 from sklearn.model_selection import train_test_split
 
 from driftline.core.candidates import labels
 from driftline.core.config import ProjectConfig
 from driftline.core.contracts import EvaluationRecord, FeatureImportance, Schema, SliceGroup
-from driftline.core.scoring import decision_threshold, predict_scores
+from driftline.core.scoring import Predictions, decision_threshold, predict
+from driftline.core.task_kinds import LOWER_IS_BETTER, primary_metric, scorer
 
 IMPORTANCE_MAX_ROWS = 2000
 IMPORTANCE_REPEATS = 3
 SLICE_METRICS = ("roc_auc", "recall", "precision", "positive_rate")
 MISSING_GROUP = "(missing)"
-# Metrics where a smaller value is better; every other metric is "higher is better".
-LOWER_IS_BETTER = frozenset({"log_loss", "brier", "mae", "rmse", "mape"})
 
 
 def classification_metrics(y: np.ndarray, proba: np.ndarray, pred: np.ndarray) -> dict[str, float]:
@@ -55,6 +63,43 @@ def classification_metrics(y: np.ndarray, proba: np.ndarray, pred: np.ndarray) -
         "log_loss": float(log_loss(y, proba, labels=[0, 1])),
         "brier": float(brier_score_loss(y, proba)),
     }
+
+
+def multiclass_metrics(
+    y: np.ndarray, p: Predictions
+) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+    """Label metrics of the predicted classes, log loss of the probabilities, and precision
+    and recall per class."""
+    classes = list(p.classes)
+    metrics = {
+        "accuracy": float(accuracy_score(y, p.values)),
+        "balanced_accuracy": float(balanced_accuracy_score(y, p.values)),
+        "f1_macro": float(f1_score(y, p.values, average="macro", zero_division=0)),
+        "f1_weighted": float(f1_score(y, p.values, average="weighted", zero_division=0)),
+        "log_loss": float(log_loss(y, p.proba, labels=classes)),
+    }
+    precision, recall, _, support = precision_recall_fscore_support(
+        y, p.values, labels=classes, zero_division=0
+    )
+    per_class = {
+        c: {"precision": float(pr), "recall": float(rc), "support": float(n)}
+        for c, pr, rc, n in zip(classes, precision, recall, support, strict=True)
+    }
+    return metrics, per_class
+
+
+def regression_metrics(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
+    """MAE, RMSE, R² and MAPE; MAPE over the rows whose actual value is not zero (a zero
+    makes a percentage error infinite), and left out when every actual value is zero."""
+    metrics = {
+        "mae": float(mean_absolute_error(y, pred)),
+        "rmse": float(root_mean_squared_error(y, pred)),
+        "r2": float(r2_score(y, pred)),
+    }
+    nonzero = y != 0
+    if nonzero.any():
+        metrics["mape"] = float(mean_absolute_percentage_error(y[nonzero], pred[nonzero]))
+    return metrics
 
 
 def _slice_groups(values: pd.Series) -> pd.Series:
@@ -103,13 +148,20 @@ def slice_metrics(
     return groups_out, gaps
 
 
-def _importance(model: Any, X: pd.DataFrame, y: np.ndarray, seed: int) -> list[FeatureImportance]:
+def _importance(
+    model: Any, X: pd.DataFrame, y: np.ndarray, metric: str, stratify: bool, seed: int
+) -> list[FeatureImportance]:
+    """Permutation importance on the primary metric (a sample of the holdout when large)."""
     if len(X) > IMPORTANCE_MAX_ROWS:
         X, _, y, _ = train_test_split(
-            X, y, train_size=IMPORTANCE_MAX_ROWS, stratify=y, random_state=seed
+            X,
+            y,
+            train_size=IMPORTANCE_MAX_ROWS,
+            stratify=y if stratify else None,
+            random_state=seed,
         )
     result = permutation_importance(
-        model, X, y, scoring="roc_auc", n_repeats=IMPORTANCE_REPEATS, random_state=seed
+        model, X, y, scoring=scorer(metric), n_repeats=IMPORTANCE_REPEATS, random_state=seed
     )
     out = [
         FeatureImportance(feature=f, mean=float(m), std=float(s))
@@ -118,17 +170,35 @@ def _importance(model: Any, X: pd.DataFrame, y: np.ndarray, seed: int) -> list[F
     return sorted(out, key=lambda fi: fi.mean, reverse=True)
 
 
-def _plots(
-    y: np.ndarray, proba: np.ndarray, pred: np.ndarray, name: str, out_dir: Path
-) -> dict[str, str]:
-    """Confusion matrix, ROC and PR curves as PNG (Figure objects: no pyplot state, thread-safe)."""
-    drawers = {
-        "confusion_matrix": lambda ax: ConfusionMatrixDisplay.from_predictions(y, pred, ax=ax),
-        "roc_curve": lambda ax: RocCurveDisplay.from_predictions(y, proba, name=name, ax=ax),
-        "pr_curve": lambda ax: PrecisionRecallDisplay.from_predictions(y, proba, name=name, ax=ax),
+def _drawers(y: np.ndarray, p: Predictions, task: str, name: str) -> dict[str, Any]:
+    """The plots of a task, each a function drawing on an Axes."""
+    if task == "regression":
+        kinds = {"predicted_vs_actual": "actual_vs_predicted", "residuals": "residual_vs_predicted"}
+        return {
+            key: lambda ax, kind=kind: PredictionErrorDisplay.from_predictions(
+                y, p.values, kind=kind, ax=ax
+            )
+            for key, kind in kinds.items()
+        }
+    matrix = {
+        "confusion_matrix": lambda ax: ConfusionMatrixDisplay.from_predictions(
+            y, p.values, labels=list(p.classes) or None, ax=ax
+        )
     }
+    if task == "multiclass":
+        return matrix
+    return matrix | {
+        "roc_curve": lambda ax: RocCurveDisplay.from_predictions(y, p.proba, name=name, ax=ax),
+        "pr_curve": lambda ax: PrecisionRecallDisplay.from_predictions(
+            y, p.proba, name=name, ax=ax
+        ),
+    }
+
+
+def _plots(y: np.ndarray, p: Predictions, task: str, name: str, out_dir: Path) -> dict[str, str]:
+    """The task's plots as PNG (Figure objects: no pyplot state, thread-safe)."""
     paths = {}
-    for key, draw in drawers.items():
+    for key, draw in _drawers(y, p, task, name).items():
         fig = Figure(figsize=(5, 4), layout="constrained")
         ax = fig.add_subplot()
         draw(ax)
@@ -137,6 +207,39 @@ def _plots(
         fig.savefig(path, dpi=100)
         paths[key] = str(path)
     return paths
+
+
+def _record(
+    model: Any,
+    holdout_df: pd.DataFrame,
+    schema: Schema,
+    cfg: ProjectConfig,
+    y: np.ndarray,
+    p: Predictions,
+) -> dict[str, Any]:
+    """The task's fields of an EvaluationRecord."""
+    if schema.task == "regression":
+        return {"metrics": regression_metrics(y, p.values)}
+    if schema.task == "multiclass":
+        metrics, per_class = multiclass_metrics(y, p)
+        classes = list(p.classes)
+        return {
+            "metrics": metrics,
+            "per_class": per_class,
+            "classes": classes,
+            "confusion_matrix": confusion_matrix(y, p.values, labels=classes).tolist(),
+        }
+    assert p.proba is not None
+    slices, gaps = slice_metrics(holdout_df, y, p.proba, p.values, cfg.training.slice_columns)
+    return {
+        "positives": int(y.sum()),
+        "threshold": decision_threshold(model),
+        "metrics": classification_metrics(y, p.proba, p.values),
+        "classes": ["0", "1"],
+        "confusion_matrix": confusion_matrix(y, p.values, labels=[0, 1]).tolist(),
+        "slices": slices,
+        "slice_gaps": gaps,
+    }
 
 
 def evaluate_model(
@@ -148,33 +251,34 @@ def evaluate_model(
     name: str = "model",
     model_path: str | None = None,
 ) -> EvaluationRecord:
-    """Score a fitted model on the holdout at the decision threshold inside it.
+    """Score a fitted model on the holdout with its task's metrics (binary: at the decision
+    threshold inside it).
 
-    Metrics, confusion matrix and slices always; with `out_dir` also the plots, permutation
-    importance and `evaluation.json` there. `name` and `model_path` label the record.
+    Metrics (and for classification a confusion matrix; binary: slices) always; with
+    `out_dir` also the task's plots, permutation importance and `evaluation.json` there.
+    `name` and `model_path` label the record.
     """
-    y = labels(holdout_df, cfg).to_numpy()
-    if len(set(y)) < 2:
+    task = schema.task
+    y = labels(holdout_df, cfg, task).to_numpy()
+    if task != "regression" and len(set(y)) < 2:
         raise ValueError(f"holdout of {len(y)} rows holds one class only; cannot evaluate")
     X = holdout_df[schema.features]
-    pred, proba = predict_scores(model, X)
-    slices, gaps = slice_metrics(holdout_df, y, proba, pred, cfg.training.slice_columns)
+    p = predict(model, X, task)
     record = EvaluationRecord(
         name=name,
+        task=task,
         rows=len(y),
-        positives=int(y.sum()),
-        threshold=decision_threshold(model),
-        metrics=classification_metrics(y, proba, pred),
-        confusion_matrix=confusion_matrix(y, pred, labels=[0, 1]).tolist(),
-        slices=slices,
-        slice_gaps=gaps,
         model_path=model_path,
+        **_record(model, holdout_df, schema, cfg, y, p),
     )
     if out_dir is None:
         return record
     out_dir.mkdir(parents=True, exist_ok=True)
-    record.permutation_importance = _importance(model, X, y, cfg.training.seed)
-    record.artifacts = _plots(y, proba, pred, name, out_dir)
+    metric = primary_metric(cfg.training.primary_metric, task)
+    record.permutation_importance = _importance(
+        model, X, y, metric, task != "regression", cfg.training.seed
+    )
+    record.artifacts = _plots(y, p, task, name, out_dir)
     json_path = out_dir / "evaluation.json"
     record.artifacts["evaluation"] = str(json_path)
     json_path.write_text(record.model_dump_json(indent=2))

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 from driftline.core.config import Change, Gates
 from driftline.core.contracts import Blessing, Check, CheckKind
+from driftline.core.task_kinds import direction
 
 # Metrics come from float arithmetic: 0.85 - 0.84 is 0.010000000000000009, which must still
 # pass "max_drop_abs: 0.01". Comparisons allow this much slack.
@@ -70,9 +71,9 @@ def _change_checks(
             message = f"metric '{metric}' is missing or NaN in the {whose} evaluation"
             yield Check(**common, baseline=base, status="failed", message=message)
             continue
-        # gain > 0 is an improvement in the configured direction; a drop is -gain.
-        gain = observed - base if rule.direction == "higher" else base - observed
-        better = "higher" if rule.direction == "higher" else "lower"
+        # gain > 0 is an improvement in the metric's direction; a drop is -gain.
+        better = rule.direction or direction(metric)
+        gain = observed - base if better == "higher" else base - observed
         if kind == "max_drop_abs":
             ok = -gain <= limit + TOLERANCE
             message = (

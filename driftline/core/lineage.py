@@ -18,10 +18,26 @@ from typing import Any
 import pandas as pd
 
 from driftline.core.config import ProjectConfig
-from driftline.core.contracts import Blessing, DatasetRef, EvaluationRecord, Schema, Split
+from driftline.core.contracts import (
+    Blessing,
+    DatasetRef,
+    EvaluationRecord,
+    Schema,
+    Split,
+    TaskKind,
+)
 from driftline.core.metadata import CodeVersion, Lineage, ModelMetadata
+from driftline.core.scoring import predict
 
 PREDICTION_COLUMN = "probability"
+
+
+def prediction_column(task: TaskKind) -> str:
+    """The reference sample's prediction column: the positive class's probability (binary),
+    the predicted class (multiclass) or value (regression)."""
+    return PREDICTION_COLUMN if task == "binary" else "prediction"
+
+
 _LIBRARIES = {
     "sklearn": "scikit-learn",
     "pandas": "pandas",
@@ -47,8 +63,9 @@ def model_metadata(
     return ModelMetadata(
         project=cfg.project,
         candidate=record.name,
+        task=schema.task,
         table_schema=schema,
-        positive_label=cfg.target.positive_label,
+        positive_label=cfg.target.positive_label if schema.task == "binary" else None,
         threshold=record.threshold,
         metrics=record.metrics,
         slice_gaps=record.slice_gaps,
@@ -104,12 +121,14 @@ def git_commit() -> CodeVersion | None:
 def reference_sample(
     model: Any, holdout: pd.DataFrame, schema: Schema, rows: int, seed: int
 ) -> pd.DataFrame:
-    """Holdout rows with the model's probability: what monitoring compares traffic against.
+    """Holdout rows with the model's prediction (`prediction_column`): what monitoring
+    compares traffic against.
 
-    The holdout, not the training rows: its probabilities are what the model gives data it
+    The holdout, not the training rows: its predictions are what the model gives data it
     has not seen, so prediction drift compares like with like.
     """
     sample = holdout.sample(n=min(rows, len(holdout)), random_state=seed)
     out = sample[[*schema.features, schema.target]].reset_index(drop=True)
-    out[PREDICTION_COLUMN] = model.predict_proba(out[schema.features])[:, 1]
+    p = predict(model, out[schema.features], schema.task)
+    out[prediction_column(schema.task)] = p.proba if schema.task == "binary" else p.values
     return out

@@ -8,16 +8,25 @@ registries written before it hold into one, so an old registry loads and serves.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from driftline.core.contracts import Blessing, Check, DatasetRef, FeatureImportance, Schema
+from driftline.core.contracts import (
+    Blessing,
+    Check,
+    DatasetRef,
+    FeatureImportance,
+    Schema,
+    TaskKind,
+)
 
-# The metrics `driftline models list` and the promotion event show side by side.
-KEY_METRICS = ("roc_auc", "pr_auc", "f1", "log_loss")
-
-TaskKind = Literal["binary", "multiclass", "regression"]
+# The metrics `driftline models list` and the promotion event show side by side, per task.
+KEY_METRICS: dict[TaskKind, tuple[str, ...]] = {
+    "binary": ("roc_auc", "pr_auc", "f1", "log_loss"),
+    "multiclass": ("f1_macro", "accuracy", "balanced_accuracy", "log_loss"),
+    "regression": ("rmse", "mae", "r2", "mape"),
+}
 
 
 class _Frozen(BaseModel):
@@ -73,8 +82,8 @@ class ModelMetadata(_Frozen):
         return self.table_schema.target
 
     def key_metrics(self) -> dict[str, float | None]:
-        """The KEY_METRICS (None where not recorded), for tables and events."""
-        return {name: self.metrics.get(name) for name in KEY_METRICS}
+        """The task's KEY_METRICS (None where not recorded), for tables and events."""
+        return {name: self.metrics.get(name) for name in KEY_METRICS[self.task]}
 
 
 def upgrade(raw: dict[str, Any]) -> ModelMetadata:

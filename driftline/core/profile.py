@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 
 from driftline.core.contracts import Schema
-from driftline.core.labels import positive_mask
+from driftline.core.labels import label_texts, positive_mask
 
 
 def _column(s: pd.Series, kind: str) -> dict[str, Any]:
@@ -45,11 +45,18 @@ def profile(df: pd.DataFrame, schema: Schema, positive_label: object) -> dict[st
     return {
         "rows": len(df),
         "duplicate_rows": int(df.duplicated().sum()),
-        "target_balance": {
-            "positive_label": str(positive_label),
-            "positive_share": round(
-                float(positive_mask(df[schema.target], positive_label).mean()), 4
-            ),
-        },
+        "task": schema.task,
+        "target_balance": _balance(df[schema.target], schema, positive_label),
         "columns": [_column(df[c], kinds[c]) for c in df.columns],
     }
+
+
+def _balance(target: pd.Series, schema: Schema, positive_label: object) -> dict[str, Any]:
+    """Binary: the positive share; multiclass: each class's share; regression: none."""
+    if schema.task == "binary":
+        share = float(positive_mask(target, positive_label).mean())
+        return {"positive_label": str(positive_label), "positive_share": round(share, 4)}
+    if schema.task == "multiclass":
+        shares = label_texts(target).value_counts(normalize=True)
+        return {"class_shares": {str(k): round(float(v), 4) for k, v in shares.items()}}
+    return {}

@@ -11,7 +11,12 @@ from typing import Any
 
 from driftline.core.contracts import DriftResult, TrainingOutcome, ValidationReport
 
-OUTCOME_METRICS = ("roc_auc", "pr_auc", "f1", "precision", "recall", "log_loss", "brier")
+# The metrics a run's summary shows, of whichever task it is (each task records its own).
+OUTCOME_METRICS = (
+    *("roc_auc", "pr_auc", "f1", "precision", "recall", "brier"),
+    *("accuracy", "balanced_accuracy", "f1_macro", "f1_weighted", "log_loss"),
+    *("rmse", "mae", "r2", "mape"),
+)
 
 
 def training_outcome(outcome: TrainingOutcome) -> str:
@@ -123,8 +128,19 @@ def profile_description(report: dict[str, Any]) -> str:
     return (
         f"Data profile of {report['rows']} rows from {len(report['sources'])} file(s), "
         f"fingerprint `{report['fingerprint']}`; {report['duplicate_rows']} duplicate rows; "
-        f"positive share {report['target_balance']['positive_share']:.1%}."
+        + _balance_text(report)
+        + "."
     )
+
+
+def _balance_text(report: dict[str, Any]) -> str:
+    balance = report["target_balance"]
+    if "positive_share" in balance:
+        return f"positive share {balance['positive_share']:.1%}"
+    if "class_shares" in balance:
+        shares = ", ".join(f"{k} {v:.1%}" for k, v in balance["class_shares"].items())
+        return f"{report.get('task', 'multiclass')} target, class shares {shares}"
+    return f"{report.get('task', 'regression')} target"
 
 
 def _cell(value: object) -> str:

@@ -9,7 +9,6 @@ run the whole preprocessing pipeline, doubling the cost of every request and chu
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +17,8 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict
 from sklearn.model_selection import FixedThresholdClassifier, TunedThresholdClassifierCV
 
-from driftline.core.contracts import Schema
+from driftline.core.contracts import Schema, TaskKind
+from driftline.core.labels import label_text
 from driftline.core.metadata import ModelMetadata
 from driftline.errors import VerificationError
 
@@ -71,6 +71,34 @@ def predict_scores(model: Any, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndar
 
 
 @dataclass(frozen=True)
+class Predictions:
+    """What a model says about rows, for its task.
+
+    binary: `values` 0/1 at the threshold, `proba` the positive class's probability (n,);
+    multiclass: `values` the class (label text), `proba` (n, k) in `classes` order;
+    regression: `values` the predicted number, no `proba`.
+    """
+
+    values: np.ndarray
+    proba: np.ndarray | None
+    classes: tuple[str, ...] = ()
+
+
+def predict(model: Any, frame: pd.DataFrame, task: TaskKind) -> Predictions:
+    """The one per-task prediction serving, batch scoring, evaluation and monitoring use
+    (one pass through the pipeline per call)."""
+    if task == "binary":
+        values, proba = predict_scores(model, frame)
+        return Predictions(values=values, proba=proba)
+    if task == "regression":
+        return Predictions(values=np.asarray(model.predict(frame), dtype="float64"), proba=None)
+    proba = np.asarray(model.predict_proba(frame), dtype="float64")
+    classes = tuple(label_text(c) for c in model.classes_)
+    values = np.asarray(classes, dtype=object)[proba.argmax(axis=1)]
+    return Predictions(values=values, proba=proba, classes=classes)
+
+
+@dataclass(frozen=True)
 class ScoringModel:
     """A verified model with what scoring needs: its version, metadata and input columns."""
 
@@ -88,25 +116,38 @@ class ScoringModel:
         return predict_scores(self.model, frame)
 
 
+def _sane(out: np.ndarray, task: TaskKind, classes: tuple[str, ...]) -> bool:
+    """Finite numbers of the task's shape (probabilities in [0, 1] for classification)."""
+    if not np.isfinite(out).all():
+        return False
+    if task == "regression":
+        return out.shape == (2,)
+    width = 2 if task == "binary" else len(classes)
+    return out.shape == (2, width) and bool(((out >= 0.0) & (out <= 1.0)).all())
+
+
 def verify(
     name: str, sha256: str, metadata: ModelMetadata, model: Any, spec: FeatureSpec | None
 ) -> ScoringModel:
-    """Check a loaded model can serve: same features as `spec`, sane probabilities."""
+    """Check a loaded model can serve: same features as `spec`, and sane output for its task
+    (probabilities for classification, a finite number for regression)."""
     own = FeatureSpec.of(metadata.table_schema, key=spec.key if spec else None)
     if spec is not None and own.features != spec.features:
         raise VerificationError(
             f"its features {own.features} differ from the serving schema {spec.features}; "
             "restart the server to serve it"
         )
-    if not callable(getattr(model, "predict_proba", None)):
-        raise VerificationError("the model has no predict_proba")
+    task = metadata.task
+    method = "predict" if task == "regression" else "predict_proba"
+    if not callable(getattr(model, method, None)):
+        raise VerificationError(f"the model has no {method}")
     probe = to_frame(
         {c: [0.0, None] for c in own.numeric} | {c: ["", None] for c in own.categorical}, own
     )
     try:
-        proba = np.asarray(model.predict_proba(probe))
+        out = np.asarray(getattr(model, method)(probe), dtype="float64")
     except Exception as exc:  # any failure of the model on a probe row means: do not serve it
-        raise VerificationError(f"predict_proba fails on a probe row: {exc}") from None
-    if proba.shape != (2, 2) or not all(0.0 <= p <= 1.0 and math.isfinite(p) for p in proba[:, 1]):
-        raise VerificationError(f"predict_proba returned {proba!r} for a probe row")
+        raise VerificationError(f"{method} fails on a probe row: {exc}") from None
+    if not _sane(out, task, metadata.table_schema.classes):
+        raise VerificationError(f"{method} returned {out!r} for a probe row")
     return ScoringModel(name=name, sha256=sha256, metadata=metadata, model=model, spec=own)

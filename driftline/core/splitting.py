@@ -15,6 +15,7 @@ from sklearn.model_selection import train_test_split
 
 from driftline.core.candidates import labels
 from driftline.core.config import ProjectConfig
+from driftline.core.contracts import TaskKind
 from driftline.errors import DataError
 
 
@@ -45,8 +46,8 @@ def _by_time(df: pd.DataFrame, column: str, fraction: float) -> tuple[pd.Series,
     return holdout, str(cutoff)
 
 
-def _check_classes(part: pd.DataFrame, cfg: ProjectConfig, which: str) -> None:
-    if labels(part, cfg).nunique() < 2:
+def _check_classes(part: pd.DataFrame, cfg: ProjectConfig, task: TaskKind, which: str) -> None:
+    if task != "regression" and labels(part, cfg, task).nunique() < 2:
         raise DataError(
             f"{which} set of {len(part)} rows holds one class of '{cfg.target.column}' only; "
             "use more data or a different holdout_fraction"
@@ -65,9 +66,14 @@ def seen_rows(df: pd.DataFrame, seen: pd.DataFrame, columns: list[str]) -> pd.Se
 
 
 def split_frame(
-    df: pd.DataFrame, cfg: ProjectConfig, columns: list[str], seen: pd.DataFrame | None
+    df: pd.DataFrame,
+    cfg: ProjectConfig,
+    columns: list[str],
+    seen: pd.DataFrame | None,
+    task: TaskKind = "binary",
 ) -> Parts:
-    """Stratified (seeded) holdout, or the latest rows by `timestamp_column` when it is set.
+    """Stratified (seeded; shuffled for regression) holdout, or the latest rows by
+    `timestamp_column` when it is set.
 
     `seen` is the champion's training set (compared over `columns`): its rows never enter the
     holdout (retraining's combined data holds the champion's training rows).
@@ -90,8 +96,8 @@ def split_frame(
         holdout = eligible[in_holdout]
     else:
         strategy = "stratified"
-        y = labels(eligible, cfg)
-        if y.value_counts().reindex([0, 1], fill_value=0).min() < 2:
+        y = labels(eligible, cfg, task) if task != "regression" else None
+        if y is not None and (y.nunique() < 2 or y.value_counts().min() < 2):
             raise DataError(
                 f"stratified split: a class of '{cfg.target.column}' has fewer than 2 rows"
             )
@@ -106,6 +112,6 @@ def split_frame(
     # bit-identical metrics), however they were drawn.
     holdout = holdout.sort_index()
     train = df.drop(index=holdout.index)
-    _check_classes(train, cfg, "training")
-    _check_classes(holdout, cfg, "holdout")
+    _check_classes(train, cfg, task, "training")
+    _check_classes(holdout, cfg, task, "holdout")
     return Parts(train=train, holdout=holdout, strategy=strategy, time_cutoff=cutoff)

@@ -71,9 +71,15 @@ def list_versions(config: Path = ConfigOption) -> None:
         ]
         for v in versions
     ]
-    from driftline.core.metadata import KEY_METRICS
-
-    header = ["version", "created (UTC)", "candidate", *KEY_METRICS, "gate", "aliases"]
+    # One task per project: the newest version's metrics name the columns.
+    header = [
+        "version",
+        "created (UTC)",
+        "candidate",
+        *versions[-1].metadata.key_metrics(),
+        "gate",
+        "aliases",
+    ]
     typer.echo(_table(header, rows))
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, model_validator
 
 from driftline.core.config.data import DataSource, Expectations, Features, Target
 from driftline.core.config.gates import Bound, Change, Gates
@@ -25,8 +25,15 @@ from driftline.core.config.monitoring import (
 )
 from driftline.core.config.section import Section
 from driftline.core.config.serving import Serving
-from driftline.core.config.training import CandidateName, FeatureSelection, Threshold, Training
+from driftline.core.config.training import (
+    CandidateName,
+    CustomCandidate,
+    FeatureSelection,
+    Threshold,
+    Training,
+)
 from driftline.core.fingerprints import digest
+from driftline.core.task_kinds import TASK_METRICS, builtin_name_error
 from driftline.errors import ConfigError
 
 DEFAULT_CONFIG_PATH = Path("driftline.yaml")
@@ -37,6 +44,7 @@ __all__ = [
     "Bound",
     "CandidateName",
     "Change",
+    "CustomCandidate",
     "DataSource",
     "DriftMethod",
     "Expectations",
@@ -80,6 +88,31 @@ class ProjectConfig(Section):
     def resolve(self, path: str | Path) -> Path:
         p = Path(path)
         return p if p.is_absolute() else (self.base_dir / p).resolve()
+
+    @model_validator(mode="after")
+    def _fits_task(self) -> ProjectConfig:
+        """What the task decides, checked now when target.task is set (else after inference)."""
+        task = self.target.task
+        metric = self.training.primary_metric
+        known = TASK_METRICS[task] if task else tuple(m for ms in TASK_METRICS.values() for m in ms)
+        if metric is not None and metric not in known:
+            raise ValueError(
+                f"training.primary_metric '{metric}' is not a metric"
+                + (f" of a {task} task" if task else "")
+                + f"; one of {sorted(set(known))}"
+            )
+        candidates = self.training.candidates or []
+        if any(isinstance(c, CustomCandidate) for c in candidates):
+            # Imported here: scikit-learn loads only for a config with custom estimators.
+            from driftline.core.estimators import check_candidates
+
+            check_candidates(self.training, task)
+        else:
+            for i, name in enumerate(candidates):
+                problem = builtin_name_error(str(name), task)
+                if problem:
+                    raise ValueError(f"training.candidates[{i}]: {problem}")
+        return self
 
     @property
     def state_path(self) -> Path:

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from driftline.core.config.section import Section
+from driftline.core.contracts import TaskKind
 
 
 class DataSource(Section):
@@ -28,15 +29,38 @@ class DataSource(Section):
 
 
 class Target(Section):
+    """The column to predict, the task it poses (inferred from its values when not given) and,
+    for a binary task, the label that counts as positive."""
+
     column: str
+    task: TaskKind | None = Field(
+        None, description="binary, multiclass or regression; none: inferred from the target."
+    )
     positive_label: str | int | bool = 1
+
+    @model_validator(mode="after")
+    def _binary_only(self) -> Target:
+        if "positive_label" in self.model_fields_set and self.task not in (None, "binary"):
+            raise ValueError(
+                f"positive_label applies to binary targets only; remove it (task is '{self.task}')"
+            )
+        return self
+
+    @property
+    def positive_label_set(self) -> bool:
+        """Whether the config names a positive label (rather than taking the default 1)."""
+        return "positive_label" in self.model_fields_set
 
 
 class Features(Section):
-    """Feature columns by kind; both empty means: infer from the data (numbers are numeric)."""
+    """Feature columns by kind; both empty means: infer from the data (numbers are numeric).
+
+    `exclude` drops columns from the features (inferred or listed): a leak, a free-text note.
+    """
 
     numeric: list[str] = Field(default_factory=list)
     categorical: list[str] = Field(default_factory=list)
+    exclude: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _disjoint(self) -> Features:

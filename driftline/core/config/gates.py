@@ -27,10 +27,11 @@ class Change(Section):
 
     direction 'higher' means higher is better: the candidate may fall below the champion by
     at most `max_drop_abs` (absolute) and/or `max_drop_rel` (relative); `min_gain_abs`
-    asks for a real improvement. 'lower' mirrors all of this.
+    asks for a real improvement. 'lower' mirrors all of this. Unset, it is the metric's own
+    (lower for log_loss, brier, mae, rmse, mape; higher for the rest).
     """
 
-    direction: Literal["higher", "lower"] = "higher"
+    direction: Literal["higher", "lower"] | None = None
     max_drop_abs: float | None = Field(None, ge=0)
     max_drop_rel: float | None = Field(None, ge=0)
     min_gain_abs: float | None = None

@@ -9,7 +9,22 @@ from pydantic import Field, model_validator
 from driftline.core.config.section import Section
 
 DriftMethod = Literal["wasserstein", "psi", "jensenshannon", "hellinger", "kl_div"]
-QualityMetric = Literal["roc_auc", "accuracy", "f1", "precision", "recall"]
+# Binary, then multiclass, then regression metrics a labelled window is scored on.
+QualityMetric = Literal[
+    "roc_auc",
+    "accuracy",
+    "f1",
+    "precision",
+    "recall",
+    "balanced_accuracy",
+    "f1_macro",
+    "f1_weighted",
+    "log_loss",
+    "mae",
+    "rmse",
+    "r2",
+    "mape",
+]
 
 
 class FeatureDrift(Section):
@@ -51,7 +66,11 @@ class Monitoring(Section):
     sample_rows: int = Field(
         100_000, description=f"Rows per side a check samples down to (>= {MIN_SAMPLE_ROWS})."
     )
-    performance_floor: dict[QualityMetric, float] = Field(default_factory=lambda: {"roc_auc": 0.7})
+    performance_floor: dict[QualityMetric, float] = Field(
+        default_factory=lambda: {"roc_auc": 0.7},
+        description="Alert when a labelled window's metric falls past its limit: below it for "
+        "higher-is-better metrics, above it for error metrics (log_loss, mae, rmse, mape).",
+    )
     window: Window = Field(default_factory=Window)
     cron: str = "0 * * * *"
     retraining: Retraining = Field(default_factory=Retraining)

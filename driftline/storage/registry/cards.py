@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from driftline.core.metadata import ModelMetadata
 from driftline.storage.registry.versions import ModelVersion
 
 
@@ -25,8 +26,10 @@ def render_card(mv: ModelVersion) -> str:
         "",
         "## Purpose",
         "",
-        f"Scores the probability that `{m.target}` is `{m.positive_label}` for one row of "
-        "tabular data; the decision threshold below turns the score into a label.",
+        _purpose(m),
+        "",
+        f"- Task: {m.task}",
+        *(f"- {note}" for note in m.table_schema.notes),
         "",
         "## Data",
         "",
@@ -44,10 +47,16 @@ def render_card(mv: ModelVersion) -> str:
         f"The gates {'passed' if mv.status == 'blessed' else 'rejected'} this version.",
         *(f"- {reason}" for reason in m.blessing.reasons),
         "",
-        "## Threshold",
-        "",
-        _fmt(m.threshold if m.threshold is not None else "not recorded"),
-        "",
+        *(
+            [
+                "## Threshold",
+                "",
+                _fmt(m.threshold if m.threshold is not None else "not recorded"),
+                "",
+            ]
+            if m.task == "binary"
+            else []
+        ),
         "## Features",
         "",
         f"- Numeric: {', '.join(m.table_schema.numeric) or 'none'}",
@@ -65,6 +74,21 @@ def render_card(mv: ModelVersion) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _purpose(m: ModelMetadata) -> str:
+    if m.task == "regression":
+        return f"Predicts the number `{m.target}` for one row of tabular data."
+    if m.task == "multiclass":
+        classes = ", ".join(f"`{c}`" for c in m.table_schema.classes)
+        return (
+            f"Predicts which class `{m.target}` is ({classes}) for one row of tabular data, "
+            "with a probability per class."
+        )
+    return (
+        f"Scores the probability that `{m.target}` is `{m.positive_label}` for one row of "
+        "tabular data; the decision threshold below turns the score into a label."
+    )
 
 
 def _fmt(value: Any) -> str:
