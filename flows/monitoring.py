@@ -35,8 +35,8 @@ def monitoring(
         return None
     history = MonitoringHistory.for_config(cfg)
     since = history.window_start(cfg.monitoring.window) if source is None else None
-    window = load_window(cfg, source, since)
     schema = champion.metadata.table_schema
+    window = load_window(cfg, source, since, schema)
     result = check(
         cfg,
         registry.reference_uri(champion.version),
@@ -47,6 +47,7 @@ def monitoring(
         str(run_dir(cfg.state_path) / "monitoring"),
         source=source,
         since=since,
+        schema=schema,
     )
     if result.alerts:
         alert(cfg, result, champion.version, result.report_path)

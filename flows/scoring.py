@@ -25,6 +25,7 @@ def batch_scoring(
     config_path: str = str(DEFAULT_CONFIG_PATH),
     validate_input: bool = True,
     chunk_rows: Annotated[int, Field(ge=1)] = DEFAULT_CHUNK_ROWS,
+    keep: list[str] | None = None,
 ) -> ScoreResult:
     """Score the input with the current champion (pinned for the whole run), validating each
     chunk with the features part of the project's expectation suite; the predictions carry
@@ -36,6 +37,7 @@ def batch_scoring(
         config_path: Project config file (YAML).
         validate_input: Check each chunk with the features part of the suite.
         chunk_rows: Rows scored at a time.
+        keep: Input columns to carry into the output next to the predictions.
     """
     cfg = load_config(config_path)
     sources = [str(p.resolve()) for p in discover_sources(input)]
@@ -51,4 +53,5 @@ def batch_scoring(
         validate=validate_input,
         chunk_rows=chunk_rows,
         docs_dir=str(folder / "scoring-docs"),
+        keep=keep,
     )

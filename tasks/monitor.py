@@ -19,29 +19,33 @@ from prefect.cache_policies import NO_CACHE
 from driftline.core import render
 from driftline.core.atomic import write_atomic
 from driftline.core.config import ProjectConfig
-from driftline.core.contracts import DatasetRef, DriftResult
+from driftline.core.contracts import DatasetRef, DriftResult, Schema
 from driftline.core.datasets import discover_sources, read_sources, write_dataset
 from driftline.core.drift import check_drift, time_span
-from driftline.core.lineage import PREDICTION_COLUMN
+from driftline.core.scoring import prediction_column
 from driftline.orchestration import events
 from driftline.storage.monitoring_history import MonitoringHistory
 from driftline.storage.prediction_log import TIME_COLUMN, log_root, read_served_window
 
 
 @task(name="load-window", cache_policy=NO_CACHE)
-def load_window(cfg: ProjectConfig, source: str | None, since: datetime | None) -> DatasetRef:
+def load_window(
+    cfg: ProjectConfig, source: str | None, since: datetime | None, schema: Schema | None = None
+) -> DatasetRef:
     """The current window as a Parquet dataset: a batch file/glob, or the prediction log.
 
     From the log: the served rows after `since`, with their fed-back label (if any) in the
-    target column. From files: the rows read as ingestion reads them, after `since` when the
-    project has a timestamp column.
+    target column. From files: the rows read as ingestion reads them (under the champion's
+    `schema` when given), after `since` when the project has a timestamp column.
     """
     if source is None:
         sources = [log_root(cfg)]
         df = read_served_window(sources[0], since, cfg.target.column)
+        if schema is not None and schema.task == "regression":  # labels come back as text
+            df[cfg.target.column] = pd.to_numeric(df[cfg.target.column], errors="coerce")
     else:
         sources = discover_sources(cfg.resolve(source))
-        df, _ = read_sources(cfg, sources)
+        df, _ = read_sources(cfg, sources, schema)
         if since is not None and cfg.timestamp_column:
             df = df[df[cfg.timestamp_column] > pd.Timestamp(since)]
     folder = MonitoringHistory.for_config(cfg).path.parent / "windows"
@@ -59,6 +63,7 @@ def check(
     out_dir: str,
     source: str | None = None,
     since: datetime | None = None,
+    schema: Schema | None = None,
 ) -> DriftResult:
     """Check the window against the reference; reports go to `out_dir`, a row to the history."""
     logger = get_run_logger()
@@ -69,9 +74,11 @@ def check(
         numeric,
         categorical,
         cfg.monitoring,
-        prediction_column=PREDICTION_COLUMN,
+        prediction_column=prediction_column(schema.task if schema else "binary"),
         target_column=cfg.target.column,
         positive_label=cfg.target.positive_label,
+        task=schema.task if schema else "binary",
+        classes=schema.classes if schema else (),
     )
     first, last = time_span(current, TIME_COLUMN if source is None else cfg.timestamp_column)
     update: dict[str, Any] = {"window_start": since or first, "window_end": last}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 import pandas as pd
 from prefect import get_run_logger, task
 from prefect.artifacts import create_table_artifact
@@ -34,6 +35,13 @@ def labelled_log(
     if log.empty:
         out[schema.target] = reference.iloc[:0]
         return out, {}
+    if schema.task == "regression":  # a true value is any finite number
+        values = pd.to_numeric(log["true_label"], errors="coerce")
+        usable = values.notna() & np.isfinite(values)
+        skipped = log.loc[~usable, "true_label"].astype(str).value_counts().to_dict()
+        out = out[usable.to_numpy()].copy()
+        out[schema.target] = values[usable].to_numpy(dtype="float64")
+        return out.reset_index(drop=True), skipped
     classes = {label_text(c): c for c in reference.dropna().unique()}
     meant = log["true_label"].map(lambda v: canonical_label(v, list(classes.values())))
     usable = meant.notna()
@@ -73,7 +81,7 @@ def assemble_training_set(
         reference, schema = read_sources(cfg, sources)
     if recent_source:
         recent_files = discover_sources(cfg.resolve(recent_source))
-        recent, _ = read_sources(cfg, recent_files)
+        recent, _ = read_sources(cfg, recent_files, schema)
         recent = recent[schema.columns]
     else:
         recent_files = [log_root(cfg)]

@@ -27,8 +27,10 @@ def score(
     validate: bool = True,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     docs_dir: str | None = None,
+    keep: list[str] | None = None,
 ) -> ScoreResult:
-    """Score the input files with one registered version, validating each chunk first."""
+    """Score the input files with one registered version, validating each chunk first;
+    `keep` input columns are carried into the output."""
     logger = get_run_logger()
     model = ModelRegistry.for_config(cfg).scoring_model(version)
     files = [Path(s) for s in sources]
@@ -66,6 +68,7 @@ def score(
         timestamp=cfg.timestamp_column,
         check=check,
         progress=progress,
+        keep=keep,
     )
     logger.info("scored %d rows with %s into %s", rows, version, output)
     return ScoreResult(

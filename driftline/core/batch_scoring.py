@@ -1,4 +1,4 @@
-"""Batch scoring: files → typed feature chunks → checked → labels and probabilities → Parquet.
+"""Batch scoring: files → typed feature chunks → checked → the task's predictions → Parquet.
 
 One pass in chunks, so memory stays bounded by the chunk size: each chunk is typed exactly as
 ingestion types it, checked (the caller's validation), scored, and appended to a Parquet file
@@ -27,7 +27,7 @@ from driftline.core.datasets import (
     encoding_error,
     read_raw,
 )
-from driftline.core.scoring import FeatureSpec, ScoringModel
+from driftline.core.scoring import FeatureSpec, ScoringModel, output_columns
 from driftline.errors import DataError
 
 DEFAULT_CHUNK_ROWS = 100_000
@@ -70,12 +70,21 @@ def read_chunks(
 
 
 def type_chunk(
-    raw: pd.DataFrame, spec: FeatureSpec, path: Path, passthrough: list[str], timestamp: str | None
+    raw: pd.DataFrame,
+    spec: FeatureSpec,
+    path: Path,
+    passthrough: list[str],
+    timestamp: str | None,
+    keep: list[str] | None = None,
 ) -> pd.DataFrame:
-    """Feature columns typed as ingestion types them, plus id/timestamp columns if present."""
+    """Feature columns typed as ingestion types them, plus id/timestamp columns if present
+    and the `keep` columns (which must be present)."""
     missing = [c for c in spec.features if c not in raw.columns]
     if missing:
         raise DataError(f"{path}: required feature column '{missing[0]}' is missing")
+    absent = [c for c in keep or [] if c not in raw.columns]
+    if absent:
+        raise DataError(f"{path}: column '{absent[0]}' to keep (--keep) is missing")
     out = pd.DataFrame(index=raw.index)
     for col in passthrough:
         if col in raw.columns:
@@ -88,15 +97,13 @@ def type_chunk(
 
 
 def predictions_table(typed: pd.DataFrame, model: ScoringModel, passthrough: list[str]) -> pa.Table:
-    """The output rows of one chunk: passthrough columns, probability, label, version."""
-    labels, proba = model.predict(typed[model.spec.features])
+    """The output rows of one chunk: passthrough columns, the task's prediction columns
+    (`driftline.core.scoring.output_columns`), the model version."""
+    outputs = output_columns(model.predict(typed[model.spec.features]), model.task)
     cols = {c: pa.array(typed[c]) for c in passthrough if c in typed.columns}
-    version = pa.DictionaryArray.from_arrays(np.zeros(len(proba), np.int32), [model.name])
-    cols |= {
-        "probability": pa.array(proba),
-        "label": pa.array(labels),
-        "model_version": version,
-    }
+    version = pa.DictionaryArray.from_arrays(np.zeros(len(typed), np.int32), [model.name])
+    cols |= {name: pa.array(values) for name, values in outputs.items()}
+    cols["model_version"] = version
     return pa.table(cols)
 
 
@@ -120,13 +127,17 @@ def score_files(
     timestamp: str | None = None,
     check: Callable[[pd.DataFrame, Path], None] | None = None,
     progress: Callable[[int], None] | None = None,
+    keep: list[str] | None = None,
 ) -> int:
     """Score files in chunks into one Parquet file; returns the rows written.
 
-    Reading the next chunk and writing the last one overlap with scoring (two I/O threads).
-    `check(typed_chunk, path)` raises to stop (validation); `progress(rows_done)` reports.
+    `passthrough` columns (id, timestamp) are copied when present, `keep` columns always
+    (a missing one is an error). Reading the next chunk and writing the last one overlap
+    with scoring (two I/O threads). `check(typed_chunk, path)` raises to stop (validation);
+    `progress(rows_done)` reports.
     """
-    passthrough = passthrough or []
+    keep = [c for c in keep or [] if c not in (passthrough or [])]
+    passthrough = [*(passthrough or []), *keep]
     wanted = [*passthrough, *model.spec.features]
     done = 0
     chunks = (
@@ -140,7 +151,7 @@ def score_files(
             with ThreadPoolExecutor(max_workers=2, thread_name_prefix="score-io") as pool:
                 written: Future[None] | None = None
                 for path, raw in _prefetched(chunks, pool):
-                    typed = type_chunk(raw, model.spec, path, passthrough, timestamp)
+                    typed = type_chunk(raw, model.spec, path, passthrough, timestamp, keep)
                     if check is not None:
                         check(typed, path)
                     table = predictions_table(typed, model, passthrough)

@@ -333,6 +333,7 @@ class DriftResult(BaseModel):
     drift_share: float
     dataset_drift: bool
     prediction_drift: ColumnDrift | None
+    target_drift: ColumnDrift | None = None
     quality: dict[str, float]
     quality_note: str
     rows: Rows

@@ -242,10 +242,17 @@ def read_typed(path: Path, raw: pd.DataFrame, schema: Schema) -> pd.DataFrame:
     return out
 
 
-def read_sources(cfg: ProjectConfig, paths: list[Path]) -> tuple[pd.DataFrame, Schema]:
-    """All source files as one typed table, with the schema they were read under."""
+def read_sources(
+    cfg: ProjectConfig, paths: list[Path], schema: Schema | None = None
+) -> tuple[pd.DataFrame, Schema]:
+    """All source files as one typed table, with the schema they were read under.
+
+    Without `schema` the features are inferred (when not configured) and the task decided
+    from the whole target column; with one (a model's: a monitoring window, recent rows for
+    retraining) the files are read under it as they are, however few classes they hold.
+    """
     frames: list[pd.DataFrame] = []
-    schema: Schema | None = None
+    fixed = schema
     for path in paths:
         raw = read_raw(path, cfg.data.format, cfg.data.encoding)
         if schema is None:
@@ -253,7 +260,8 @@ def read_sources(cfg: ProjectConfig, paths: list[Path]) -> tuple[pd.DataFrame, S
         frames.append(read_typed(path, raw, schema))
     assert schema is not None
     df = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-    schema = with_task(cfg, df, schema, paths[0])
+    if fixed is None:
+        schema = with_task(cfg, df, schema, paths[0])
     if schema.task == "regression":
         df[schema.target] = as_numeric(paths[0], schema.target, df[schema.target])
     return df, schema

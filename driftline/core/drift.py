@@ -3,8 +3,8 @@
 Pure (no Prefect). Every column gets an explicit distance method and threshold from the
 `monitoring:` policy (never Evidently's defaults, which switch methods at 1,000 rows), and
 both sides are sampled down to `sample_rows` with a seed, so a 1M-row window costs what a
-100k-row one does. Classification quality is computed on the window's labelled rows when
-the window carries labels and predictions.
+100k-row one does. Quality (in the task's metrics) and the target's drift are computed on
+the window's labelled rows when the window carries labels and predictions.
 """
 
 from __future__ import annotations
@@ -16,14 +16,34 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
-from evidently import BinaryClassification, DataDefinition, Dataset, Report
+from evidently import (
+    BinaryClassification,
+    DataDefinition,
+    Dataset,
+    MulticlassClassification,
+    Regression,
+    Report,
+)
 from evidently.core.metric_types import Metric
 from evidently.core.report import Snapshot
-from evidently.metrics import Accuracy, F1Score, LogLoss, Precision, Recall, RocAuc, ValueDrift
+from evidently.metrics import (
+    MAE,
+    MAPE,
+    RMSE,
+    Accuracy,
+    F1Score,
+    LogLoss,
+    Precision,
+    R2Score,
+    Recall,
+    RocAuc,
+    ValueDrift,
+)
 
 from driftline.core.config import Monitoring
-from driftline.core.contracts import Alert, ColumnDrift, DriftResult, Rows
-from driftline.core.labels import positive_mask
+from driftline.core.contracts import Alert, ColumnDrift, DriftResult, Rows, TaskKind
+from driftline.core.labels import label_texts, positive_mask
+from driftline.core.scoring import proba_column
 from driftline.core.task_kinds import direction
 
 
@@ -85,6 +105,45 @@ def _column_policy(
     return method, override.threshold or threshold, True
 
 
+def _value(metric: dict[str, Any]) -> float:
+    """A metric's value: Evidently gives some (MAE, MAPE) as {mean, std}."""
+    value = metric["value"]
+    return float(value["mean"] if isinstance(value, dict) else value)
+
+
+def _regression_quality(labelled: pd.DataFrame, prediction: str, target: str) -> Any:
+    frame = pd.DataFrame(
+        {
+            "target": pd.to_numeric(labelled[target], errors="coerce").to_numpy(),
+            "prediction": labelled[prediction].to_numpy(dtype=float),
+        }
+    )
+    task = Regression(target="target", prediction="prediction")
+    metrics = {"mae": MAE(), "rmse": RMSE(), "r2": R2Score(), "mape": MAPE()}
+    return frame, DataDefinition(regression=[task]), metrics
+
+
+def _multiclass_quality(
+    labelled: pd.DataFrame, prediction: str, target: str, classes: tuple[str, ...]
+) -> Any:
+    frame = pd.DataFrame(
+        {
+            "target": label_texts(labelled[target]).to_numpy(),
+            "label": labelled[prediction].astype(str).to_numpy(),
+        }
+    )
+    metrics: dict[str, Metric] = {"accuracy": Accuracy(), "f1_macro": F1Score()}
+    probas = [c for c in classes if proba_column(c) in labelled.columns]
+    if classes and len(probas) == len(classes):  # probabilities per class: log loss too
+        for c in classes:
+            frame[c] = labelled[proba_column(c)].to_numpy(dtype=float)
+        metrics["log_loss"] = LogLoss()
+    task = MulticlassClassification(
+        target="target", prediction_labels="label", prediction_probas=probas or None
+    )
+    return frame, DataDefinition(classification=[task]), metrics
+
+
 def _quality(
     current: pd.DataFrame,
     prediction_column: str,
@@ -92,11 +151,28 @@ def _quality(
     policy: Monitoring,
     positive_label: str | int | bool,
     probas_threshold: float,
+    task: TaskKind = "binary",
+    classes: tuple[str, ...] = (),
 ) -> tuple[dict[str, float], str, Snapshot | None, int]:
     labelled = current[current[target_column].notna()]
     n = len(labelled)
     if n < policy.min_rows:
         return {}, f"{n} labelled rows; min_rows is {policy.min_rows}", None, n
+    if task != "binary":
+        if task == "multiclass" and label_texts(labelled[target_column]).nunique() < 2:
+            return {}, "labelled rows hold one class only", None, n
+        frame, definition, metrics = (
+            _regression_quality(labelled, prediction_column, target_column)
+            if task == "regression"
+            else _multiclass_quality(labelled, prediction_column, target_column, classes)
+        )
+        data = Dataset.from_pandas(frame, data_definition=definition)
+        snap = Report(list(metrics.values())).run(current_data=data, reference_data=None)
+        values = [_value(m) for m in snap.dict()["metrics"]]
+        quality = dict(zip(metrics, values, strict=True))
+        if "mape" in quality:  # Evidently gives a percentage; training records a fraction
+            quality["mape"] /= 100
+        return quality, f"on {n} labelled rows", snap, n
     y = positive_mask(labelled[target_column], positive_label)
     if y.nunique() < 2:
         return {}, "labelled rows hold one class only", None, n
@@ -123,6 +199,7 @@ def _alerts(
     prediction: ColumnDrift | None,
     quality: dict[str, float],
     policy: Monitoring,
+    task: TaskKind = "binary",
 ) -> list[Alert]:
     alerts = []
     if columns and share >= policy.drift_share:
@@ -143,7 +220,7 @@ def _alerts(
             )
         )
     below = []
-    for metric, limit in policy.performance_floor.items():
+    for metric, limit in policy.floor(task).items():
         value = quality.get(metric)
         if value is None:
             continue
@@ -167,8 +244,15 @@ def check_drift(
     seed: int = 0,
     positive_label: str | int | bool = 1,
     probas_threshold: float = 0.5,
+    task: TaskKind = "binary",
+    classes: tuple[str, ...] = (),
 ) -> tuple[DriftResult, DriftReport]:
-    """Compare `current` to `reference` under `policy`; returns the result and its snapshots."""
+    """Compare `current` to `reference` under `policy`; returns the result and its snapshots.
+
+    Quality on the window's labelled rows uses the task's metrics (binary: ROC AUC, accuracy,
+    F1, ...; multiclass: accuracy, macro F1, log loss; regression: MAE, RMSE, R², MAPE);
+    the target's drift (labelled rows against the reference's targets) is reported too.
+    """
     features = [*numeric, *categorical]
     rows = Rows(
         reference=len(reference),
@@ -253,11 +337,23 @@ def check_drift(
         note = "no predictions in the window"
     else:
         quality, note, quality_snap, labelled = _quality(
-            cur, prediction_column, target_column, policy, positive_label, probas_threshold
+            cur,
+            prediction_column,
+            target_column,
+            policy,
+            positive_label,
+            probas_threshold,
+            task,
+            classes,
         )
         rows = rows.model_copy(update={"labelled": labelled})
+    target_drift = (
+        _target_drift(ref, cur, target_column, task, policy)
+        if target_column is not None and target_column in ref.columns
+        else None
+    )
 
-    alerts = _alerts(columns, share, prediction, quality, policy)
+    alerts = _alerts(columns, share, prediction, quality, policy, task)
     result = DriftResult(
         verdict=True,
         reason=f"{len(drifted)} of {len(columns)} features drifted",
@@ -266,12 +362,50 @@ def check_drift(
         drift_share=share,
         dataset_drift=any(a.rule in ("drift_share", "per_feature") for a in alerts),
         prediction_drift=prediction,
+        target_drift=target_drift,
         quality=quality,
         quality_note=note,
         rows=rows,
         alerts=alerts,
     )
     return result, DriftReport(drift=snap, quality=quality_snap)
+
+
+def _target_drift(
+    ref: pd.DataFrame, cur: pd.DataFrame, column: str, task: TaskKind, policy: Monitoring
+) -> ColumnDrift | None:
+    """The target's distribution in the window's labelled rows against the reference's
+    (a numeric distance for regression, a categorical one for classes); None with fewer
+    than `min_rows` labelled rows."""
+    if column not in cur.columns:
+        return None
+    current = cur[column].dropna()
+    if len(current) < policy.min_rows:
+        return None
+    kind: Literal["numeric", "categorical"] = "numeric" if task == "regression" else "categorical"
+    if kind == "numeric":
+        sides = [pd.to_numeric(s, errors="coerce") for s in (ref[column], current)]
+    else:
+        sides = [label_texts(s.dropna()) for s in (ref[column], current)]
+    method, threshold, _ = _column_policy(column, kind, policy)
+    definition = DataDefinition(
+        numerical_columns=[column] if kind == "numeric" else [],
+        categorical_columns=[column] if kind == "categorical" else [],
+    )
+    ref_side, cur_side = (pd.DataFrame({column: s.to_numpy()}) for s in sides)
+    snap = Report([ValueDrift(column=column, method=method, threshold=threshold)]).run(
+        current_data=Dataset.from_pandas(cur_side, data_definition=definition),
+        reference_data=Dataset.from_pandas(ref_side, data_definition=definition),
+    )
+    score = float(snap.dict()["metrics"][0]["value"])
+    return ColumnDrift(
+        column=column,
+        kind=kind,
+        method=method,
+        threshold=threshold,
+        score=score,
+        drifted=score >= threshold,
+    )
 
 
 def time_span(df: pd.DataFrame, column: str | None) -> tuple[datetime | None, datetime | None]:

@@ -71,3 +71,19 @@ def canonical_label(value: object, classes: list[object]) -> str | None:
         if len(folded) == 1:
             return folded[0]
     return None
+
+
+def label_problem(value: object, task: str, classes: tuple[str, ...]) -> str | None:
+    """Why a fed-back label cannot be a true label for a model of `task`, or None: a
+    regression label is a finite number; a class label one of `classes` (when known)."""
+    if task == "regression":
+        if isinstance(value, bool):
+            return f"{value!r} is not a number; a regression model takes a finite number"
+        try:
+            number = float(value)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            return f"{value!r} is not a number; a regression model takes a finite number"
+        return None if np.isfinite(number) else f"{value!r} is not a finite number"
+    if classes and canonical_label(value, list(classes)) is None:
+        return f"{value!r} is not a class of the model; one of {list(classes)}"
+    return None

@@ -24,19 +24,11 @@ from driftline.core.contracts import (
     EvaluationRecord,
     Schema,
     Split,
-    TaskKind,
 )
 from driftline.core.metadata import CodeVersion, Lineage, ModelMetadata
-from driftline.core.scoring import predict
+from driftline.core.scoring import output_columns, predict, prediction_column
 
-PREDICTION_COLUMN = "probability"
-
-
-def prediction_column(task: TaskKind) -> str:
-    """The reference sample's prediction column: the positive class's probability (binary),
-    the predicted class (multiclass) or value (regression)."""
-    return PREDICTION_COLUMN if task == "binary" else "prediction"
-
+PREDICTION_COLUMN = prediction_column("binary")
 
 _LIBRARIES = {
     "sklearn": "scikit-learn",
@@ -130,5 +122,7 @@ def reference_sample(
     sample = holdout.sample(n=min(rows, len(holdout)), random_state=seed)
     out = sample[[*schema.features, schema.target]].reset_index(drop=True)
     p = predict(model, out[schema.features], schema.task)
-    out[prediction_column(schema.task)] = p.proba if schema.task == "binary" else p.values
+    out[prediction_column(schema.task)] = output_columns(p, schema.task)[
+        prediction_column(schema.task)
+    ]
     return out

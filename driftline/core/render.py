@@ -61,7 +61,8 @@ def drift_check(result: DriftResult, model_version: str) -> str:
         lines += ["### Alerts", *[f"- **{a.rule}**: {a.message}" for a in result.alerts], ""]
     if result.columns:
         lines += ["| column | method | score | threshold | drifted |", "|---|---|---|---|---|"]
-        shown = [*result.columns, *([result.prediction_drift] if result.prediction_drift else [])]
+        extra = [d for d in (result.prediction_drift, result.target_drift) if d is not None]
+        shown = [*result.columns, *extra]
         for c in sorted(shown, key=lambda c: -c.score / c.threshold):
             mark = "**yes**" if c.drifted else "no"
             lines.append(f"| {c.column} | {c.method} | {c.score:.4f} | {c.threshold} | {mark} |")

@@ -24,13 +24,16 @@ from driftline.errors import VerificationError
 
 
 class FeatureSpec(BaseModel):
-    """The input columns a model takes, by kind, plus the optional entity key."""
+    """The input columns a model takes, by kind, plus the optional entity key, and what it
+    answers: its task and classes (so a served model is only replaced by one of its kind)."""
 
     model_config = ConfigDict(frozen=True)
 
     numeric: tuple[str, ...]
     categorical: tuple[str, ...]
     key: str | None = None
+    task: TaskKind = "binary"
+    classes: tuple[str, ...] = ()
 
     @property
     def features(self) -> list[str]:
@@ -38,7 +41,14 @@ class FeatureSpec(BaseModel):
 
     @classmethod
     def of(cls, schema: Schema, key: str | None = None) -> FeatureSpec:
-        return cls(numeric=schema.numeric, categorical=schema.categorical, key=key)
+        classes = schema.classes if schema.task == "multiclass" else ()
+        return cls(
+            numeric=schema.numeric,
+            categorical=schema.categorical,
+            key=key,
+            task=schema.task,
+            classes=classes,
+        )
 
 
 def to_frame(columns: dict[str, list[Any]], spec: FeatureSpec) -> pd.DataFrame:
@@ -98,6 +108,35 @@ def predict(model: Any, frame: pd.DataFrame, task: TaskKind) -> Predictions:
     return Predictions(values=values, proba=proba, classes=classes)
 
 
+def prediction_column(task: TaskKind) -> str:
+    """The column that holds what a model predicts, in the reference sample, the prediction
+    log and batch output: the positive class's probability (binary), the class (multiclass)
+    or the value (regression). Monitoring's prediction drift compares it."""
+    return {"binary": "probability", "multiclass": "label", "regression": "prediction"}[task]
+
+
+def proba_column(cls: str) -> str:
+    """The column of one class's probability (multiclass)."""
+    return f"proba_{cls}"
+
+
+def output_columns(p: Predictions, task: TaskKind) -> dict[str, np.ndarray]:
+    """What scoring writes per row, per task: binary `probability` and `label` (0/1);
+    multiclass `label` (the class), `probability` (of that class) and `proba_<class>` per
+    class; regression `prediction`. Serving's log and batch scoring both write these."""
+    if task == "regression":
+        return {"prediction": p.values}
+    if task == "binary":
+        assert p.proba is not None
+        return {"probability": p.proba, "label": p.values}
+    assert p.proba is not None
+    return {
+        "label": p.values,
+        "probability": p.proba.max(axis=1),
+        **{proba_column(c): p.proba[:, i] for i, c in enumerate(p.classes)},
+    }
+
+
 @dataclass(frozen=True)
 class ScoringModel:
     """A verified model with what scoring needs: its version, metadata and input columns."""
@@ -109,11 +148,16 @@ class ScoringModel:
     spec: FeatureSpec
 
     @property
-    def threshold(self) -> float:
-        return decision_threshold(self.model)
+    def task(self) -> TaskKind:
+        return self.metadata.task
 
-    def predict(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        return predict_scores(self.model, frame)
+    @property
+    def threshold(self) -> float | None:
+        """The decision threshold (binary models only)."""
+        return decision_threshold(self.model) if self.task == "binary" else None
+
+    def predict(self, frame: pd.DataFrame) -> Predictions:
+        return predict(self.model, frame, self.task)
 
 
 def _sane(out: np.ndarray, task: TaskKind, classes: tuple[str, ...]) -> bool:
@@ -135,6 +179,13 @@ def verify(
     if spec is not None and own.features != spec.features:
         raise VerificationError(
             f"its features {own.features} differ from the serving schema {spec.features}; "
+            "restart the server to serve it"
+        )
+    if spec is not None and (own.task, own.classes) != (spec.task, spec.classes):
+        raise VerificationError(
+            f"it is a {own.task} model{f' of classes {list(own.classes)}' if own.classes else ''}"
+            f" and the server answers for a {spec.task} one"
+            f"{f' of classes {list(spec.classes)}' if spec.classes else ''}; "
             "restart the server to serve it"
         )
     task = metadata.task

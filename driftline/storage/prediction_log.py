@@ -25,7 +25,8 @@ import pyarrow.parquet as pq
 
 from driftline.core.atomic import atomic_path
 from driftline.core.config import ProjectConfig
-from driftline.core.labels import canonical_label, label_text
+from driftline.core.contracts import Schema
+from driftline.core.labels import canonical_label, label_problem, label_text
 from driftline.errors import DataError
 from driftline.storage.request_ids import RequestIds
 
@@ -161,8 +162,13 @@ def import_feedback(
     positive_label: object,
     label_column: str = "label",
     classes: list[object] | None = None,
+    schema: Schema | None = None,
 ) -> int:
-    """Import a CSV/Parquet labels file with `request_id` and `label_column` columns."""
+    """Import a CSV/Parquet labels file with `request_id` and `label_column` columns.
+
+    With the champion's `schema`, every label is checked against its task first (a known
+    class, or a finite number): one bad label imports nothing.
+    """
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: labels file not found")
@@ -176,6 +182,18 @@ def import_feedback(
     df = df[(df["request_id"].astype(str) != "") & df[label_column].notna()]
     if df.empty:
         return 0
+    if schema is not None:
+        bad = [
+            (i, problem)
+            for i, value in zip(df.index, df[label_column], strict=True)
+            if (problem := label_problem(value, schema.task, schema.classes))
+        ]
+        if bad:
+            shown = "; ".join(f"data row {i + 1}: {p}" for i, p in bad[:3])
+            raise DataError(
+                f"{path}: column '{label_column}': {len(bad)} label(s) a {schema.task} model "
+                f"cannot take ({shown}); nothing was imported: fix or remove those rows"
+            )
     ids = RequestIds(root)
     rids = df["request_id"].astype(str)
     unknown = [(i, r) for i, r in zip(df.index, rids, strict=True) if not ids.known(r)]

@@ -56,8 +56,12 @@ def score(
     output: Path = typer.Option(None, "--output", help="Parquet file (default: run folder)."),
     config: Path = ConfigOption,
     no_validate: bool = typer.Option(False, "--no-validate", help="Skip the suite's checks."),
+    keep: str = typer.Option(
+        None, "--keep", help="Input columns to carry into the output, comma-separated: COL,..."
+    ),
 ) -> None:
-    """Score a file or glob with the champion into Parquet predictions (with the version)."""
+    """Score a file or glob with the champion into Parquet predictions (with the version):
+    the id column, the task's prediction (and per-class probabilities), `--keep` columns."""
     with user_errors():
         cfg = project(config)
         discover_sources(Path(input).resolve())
@@ -66,6 +70,7 @@ def score(
             "output": str(output.resolve()) if output else None,
             "config_path": str(config),
             "validate_input": not no_validate,
+            "keep": [c.strip() for c in keep.split(",") if c.strip()] if keep else None,
         }
         result = run_flow(
             cfg.state_path, "score", "flows.scoring:batch_scoring", parameters, ScoreResult

@@ -72,5 +72,6 @@ def import_labels(
             cfg.target.positive_label,
             label_column,
             None if classes is None else list(classes),
+            schema=champion.metadata.table_schema if champion else None,
         )
     typer.echo(f"imported {n} label(s) into {log_root(cfg)}")

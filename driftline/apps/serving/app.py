@@ -28,13 +28,14 @@ from driftline.apps.serving.routing import canary_mask
 from driftline.apps.serving.schema import (
     Feedback,
     FeedbackResponse,
-    Prediction,
-    PredictResponse,
+    answers,
     predict_request_model,
+    predict_response_model,
 )
 from driftline.apps.serving.status import ModelInfo, Status, status
 from driftline.core.config import ProjectConfig, Serving
-from driftline.core.scoring import FeatureSpec, ScoringModel, to_frame
+from driftline.core.labels import label_problem
+from driftline.core.scoring import FeatureSpec, ScoringModel, output_columns, to_frame
 from driftline.errors import ServingError
 from driftline.storage.log_writer import PredictionLog
 from driftline.storage.prediction_log import FEEDBACK, feedback_columns, log_root
@@ -72,6 +73,7 @@ def create_app(
             features = FeatureSpec(
                 numeric=tuple(source.features.numeric),
                 categorical=tuple(source.features.categorical),
+                task=source.target.task or "binary",
             )
     else:
         cfg, registry = None, source
@@ -100,6 +102,7 @@ def create_app(
     bearer = HTTPBearer(auto_error=False, description=f"Token from ${settings.token_env}")
     rng = np.random.default_rng()
     PredictRequest = predict_request_model(spec, settings.max_records)
+    PredictResponse = predict_response_model(spec)
     full = "the prediction log cannot keep up or cannot write (see /ready); retry shortly"
 
     def authorized(creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
@@ -146,8 +149,7 @@ def create_app(
         model: list[str],
         arm: list[str],
         served: bool,
-        proba: np.ndarray,
-        labels: np.ndarray,
+        outputs: dict[str, np.ndarray],
         latency_ms: float,
     ) -> dict[str, list[Any]]:
         n = len(ids)
@@ -158,8 +160,7 @@ def create_app(
             "model_version": model,
             "arm": arm,
             "served": [served] * n,
-            "probability": proba.tolist(),
-            "label": labels.tolist(),
+            **{name: values.tolist() for name, values in outputs.items()},
             "latency_ms": [latency_ms] * n,
             **columns,
         }
@@ -168,19 +169,11 @@ def create_app(
         challenger: ScoringModel, columns: dict[str, list[Any]], ids: list[str], batch: str
     ) -> None:
         start = time.perf_counter()
-        labels, proba = challenger.predict(to_frame(columns, spec))
+        outputs = output_columns(challenger.predict(to_frame(columns, spec)), spec.task)
         latency = (time.perf_counter() - start) * 1000
         n = len(ids)
         rows = log_rows(
-            columns,
-            ids,
-            batch,
-            [challenger.name] * n,
-            [CHALLENGER] * n,
-            False,
-            proba,
-            labels,
-            latency,
+            columns, ids, batch, [challenger.name] * n, [CHALLENGER] * n, False, outputs, latency
         )
         if predlog.append(rows) == "refused":
             log.warning("prediction log full: %d shadow row(s) not logged", n)
@@ -211,8 +204,7 @@ def create_app(
         if settings.strategy == "canary" and arms.challenger is not None:
             keys = columns[spec.key] if spec.key else [None] * n
             mask = canary_mask(keys, settings.canary_share, rng)
-        proba = np.empty(n)
-        labels = np.empty(n, dtype="int64")
+        outputs: dict[str, np.ndarray] = {}
         model = np.empty(n, dtype=object)
         arm = np.empty(n, dtype=object)
         for loaded, name, sel in (
@@ -221,25 +213,18 @@ def create_app(
         ):
             if loaded is None or not sel.any():
                 continue
-            labels[sel], proba[sel] = loaded.predict(frame if sel.all() else frame[sel])
+            part = output_columns(loaded.predict(frame if sel.all() else frame[sel]), spec.task)
+            for column, values in part.items():
+                outputs.setdefault(column, np.empty(n, dtype=values.dtype))[sel] = values
             model[sel] = loaded.name
             arm[sel] = name
         latency = (time.perf_counter() - start) * 1000
-        rows = log_rows(
-            columns, ids, batch, model.tolist(), arm.tolist(), True, proba, labels, latency
-        )
+        rows = log_rows(columns, ids, batch, model.tolist(), arm.tolist(), True, outputs, latency)
         if predlog.append(rows) == "refused":
             raise HTTPException(503, full)
         if settings.strategy == "shadow" and arms.challenger is not None:
             background.add_task(shadow, arms.challenger, columns, ids, batch)
-        return PredictResponse(
-            predictions=[
-                Prediction(request_id=i, label=lb, probability=p, model_version=v)
-                for i, lb, p, v in zip(
-                    ids, labels.tolist(), proba.tolist(), model.tolist(), strict=True
-                )
-            ]
-        )
+        return PredictResponse(predictions=answers(spec, ids, outputs, model.tolist()))
 
     @app.post(
         "/feedback",
@@ -249,7 +234,8 @@ def create_app(
         responses=errors(400, 413, 422, auth=bool(token), unavailable=full),
     )
     def feedback(item: Feedback) -> FeedbackResponse:
-        """Record the true label of a prediction, by its request id."""
+        """Record the true label of a prediction, by its request id: one of the model's
+        classes, or a finite number for a regression model (else 422 naming `label`)."""
         if not request_ids.known(item.request_id):
             detail = [
                 {
@@ -261,6 +247,11 @@ def create_app(
             ]
             return JSONResponse({"detail": detail}, status_code=422)  # type: ignore[return-value]
         arms = holder.arms
+        known = arms.champion.metadata.table_schema.classes if arms.champion else spec.classes
+        problem = label_problem(item.label, spec.task, known)
+        if problem:
+            detail = [{"loc": ["body", "label"], "msg": problem, "type": "unknown_label"}]
+            return JSONResponse({"detail": detail}, status_code=422)  # type: ignore[return-value]
         positive = (
             arms.champion.metadata.positive_label
             if arms.champion

@@ -51,6 +51,11 @@ class Retraining(Section):
 
 
 MIN_SAMPLE_ROWS = 10_000
+DEFAULT_FLOORS: dict[str, dict[str, float]] = {
+    "binary": {"roc_auc": 0.7},
+    "multiclass": {"f1_macro": 0.5},
+    "regression": {"r2": 0.0},
+}
 
 
 class Monitoring(Section):
@@ -67,13 +72,22 @@ class Monitoring(Section):
         100_000, description=f"Rows per side a check samples down to (>= {MIN_SAMPLE_ROWS})."
     )
     performance_floor: dict[QualityMetric, float] = Field(
-        default_factory=lambda: {"roc_auc": 0.7},
+        default_factory=lambda: dict(DEFAULT_FLOORS["binary"]),
         description="Alert when a labelled window's metric falls past its limit: below it for "
-        "higher-is-better metrics, above it for error metrics (log_loss, mae, rmse, mape).",
+        "higher-is-better metrics, above it for error metrics (log_loss, mae, rmse, mape). "
+        "Unset: the task's default (binary roc_auc 0.7, multiclass f1_macro 0.5, regression "
+        "r2 0.0).",
     )
     window: Window = Field(default_factory=Window)
     cron: str = "0 * * * *"
     retraining: Retraining = Field(default_factory=Retraining)
+
+    def floor(self, task: str) -> dict[str, float]:
+        """The performance floor for a model of `task`: as configured, else the task's
+        default (binary roc_auc 0.7, multiclass f1_macro 0.5, regression r2 0.0)."""
+        if "performance_floor" in self.model_fields_set:
+            return dict(self.performance_floor)
+        return dict(DEFAULT_FLOORS[task])
 
     @model_validator(mode="after")
     def _checks(self) -> Monitoring:
