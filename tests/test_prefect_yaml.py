@@ -150,6 +150,7 @@ def test_every_documented_command_is_run_by_the_end_to_end_test() -> None:
         "PREFECT_HOME",
         "PREFECT_API_URL",
         "PREFECT_API_DATABASE_CONNECTION_URL",
+        "PREFECT_SERVER_ANALYTICS_ENABLED",
     }
 
 
