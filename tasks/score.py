@@ -44,7 +44,9 @@ def score(
             report = run_validation(typed[model.spec.features], suite)
             if not report.success:
                 docs = Path(docs_dir) if docs_dir else None
-                report = run_validation(typed[model.spec.features], suite, docs)
+                report = run_validation(
+                    typed[model.spec.features], suite, docs, cfg.state_path / "assets"
+                )
                 where = f"; Data Docs: {report.docs_path}" if report.docs_path else ""
                 raise ScoringFailed(f"{path}: {report.summary_line}{where}")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from conftest import ROOT, write_project
 from driftline.core.config import ConfigError, load_config
 from driftline.core.datasets import Schema, discover_sources, read_sources
 from driftline.storage.expectations import load_suite, run_validation, save_suite, suggest_suite
+from driftline.storage.offline_assets import remote_urls
 
 DEMO_SUITE = ROOT / "expectations" / "churn.json"
 
@@ -179,8 +181,14 @@ def test_data_docs_land_in_the_given_folder(reference, suite, tmp_path: Path) ->
     report = run_validation(reference[0], suite, tmp_path / "docs")
     assert report.docs_path == str(tmp_path / "docs" / "index.html")
     assert Path(report.docs_path).is_file()
-    assert list((tmp_path / "docs" / "validations").rglob("*.html"))
+    pages = list((tmp_path / "docs" / "validations").rglob("*.html"))
+    assert pages
     json.dumps(report.result, allow_nan=False)
+    for page in [Path(report.docs_path), *pages]:  # offline: every asset is a local file
+        text = page.read_text()
+        assert remote_urls(text) == [], page
+        local = re.findall(r'(?:src|href)="([^"#?]+\.(?:js|css|png))', text)
+        assert local and all((page.parent / ref).is_file() for ref in local), page
 
 
 def test_suite_json_round_trips(suite, tmp_path: Path) -> None:

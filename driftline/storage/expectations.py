@@ -238,11 +238,16 @@ def _json_safe(value: Any) -> Any:
 
 
 def run_validation(
-    df: pd.DataFrame, suite: gx.ExpectationSuite, docs_dir: Path | None = None
+    df: pd.DataFrame,
+    suite: gx.ExpectationSuite,
+    docs_dir: Path | None = None,
+    assets_dir: Path | None = None,
 ) -> ValidationReport:
     """Validate a typed table; fails only on failed critical expectations.
 
-    With `docs_dir`, GX renders its Data Docs there and the report names the site's index.
+    With `docs_dir`, GX renders its Data Docs there and the report names the site's index;
+    the pages load their scripts and styles from `assets_dir` (default: inside the site),
+    not from a CDN.
     """
     import great_expectations as gx
     from great_expectations.checkpoint import UpdateDataDocsAction
@@ -274,6 +279,10 @@ def run_validation(
         )
     )
     run = checkpoint.run(batch_parameters={"dataframe": df})
+    if docs_dir is not None:
+        from driftline.storage.offline_assets import make_offline
+
+        make_offline(Path(docs_dir), Path(assets_dir or Path(docs_dir) / "assets"))
     (suite_result,) = run.run_results.values()
     result = _json_safe(suite_result.to_json_dict())
     order = {e.id: i for i, e in enumerate(bound.expectations)}
