@@ -27,6 +27,7 @@ from driftline.storage.registry import CHAMPION, ModelRegistry, ModelVersion, fo
 from tasks.evaluate import compare, evaluate, evaluate_baseline
 from tasks.gate import gate
 from tasks.ingest import ingest
+from tasks.record import record_training
 from tasks.register import promote, reference, register
 from tasks.split import split
 from tasks.train import cores_per_candidate, train_candidate
@@ -141,6 +142,10 @@ def fit_gate_promote(
     version = register(
         cfg, chosen, metadata, "blessed" if blessing.blessed else "rejected", sample, files
     )
+    # Before the promotion: the MLflow copy of the version exists when its aliases move.
+    report = record_training(
+        cfg, version, trained, records, best.name, blessing, sample, str(folder)
+    )
     gated_against = champion.version if champion else None
     moved_from = None
     for _ in range(MAX_REGATES + 1):
@@ -213,6 +218,7 @@ def fit_gate_promote(
         blessing_reasons=blessing.reasons,
         card_path=registry.card_path(version.version),
         report_dir=str(folder),
+        report_path=report,
     )
 
 

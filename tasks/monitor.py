@@ -24,8 +24,11 @@ from driftline.core.datasets import discover_sources, read_sources, write_datase
 from driftline.core.drift import check_drift, time_span
 from driftline.core.scoring import prediction_column
 from driftline.orchestration import events
+from driftline.storage.dashboard import Dashboard, promotion_lines, where_to_look
 from driftline.storage.monitoring_history import MonitoringHistory
 from driftline.storage.prediction_log import TIME_COLUMN, log_root, read_served_window
+from driftline.storage.registry import ModelRegistry
+from driftline.storage.report_index import ReportIndex
 
 
 @task(name="load-window", cache_policy=NO_CACHE)
@@ -89,19 +92,25 @@ def check(
         result = result.model_copy(update=update)
         payload = {"result": result.model_dump(mode="json"), "evidently": report.json_dict()}
         write_atomic(html.with_suffix(".json"), json.dumps(payload, default=str))
+        outcome = "alerts: " + ", ".join(a.rule for a in result.alerts) if result.alerts else "ok"
+        relative = ReportIndex.for_config(cfg).add("monitoring", outcome, result.reason, html)
         create_link_artifact(
             key=cfg.artifact_key("drift-report"),
             link=html.resolve().as_uri(),
-            link_text=f"Evidently drift report ({result.reason})",
+            link_text=f"Evidently drift report ({result.reason}): {relative} in the state folder",
         )
     else:
         result = result.model_copy(update=update)
     create_markdown_artifact(
         key=cfg.artifact_key("drift-check"),
-        markdown=render.drift_check(result, model_version),
+        markdown=render.drift_check(result, model_version) + where_to_look(cfg),
         description=f"Drift check: {result.reason}",
     )
     MonitoringHistory.for_config(cfg).append(result, model_version)
+    audit = ModelRegistry.for_config(cfg).audit_log()
+    Dashboard.for_config(cfg).add_check(
+        result, report, current, model_version, promotion_lines(audit)
+    )
     logger.info("drift check: %s; alerts: %s", result.reason, [a.rule for a in result.alerts])
     return result
 

@@ -16,6 +16,7 @@ from driftline.core.contracts import Ingested, Validation
 from driftline.errors import ValidationFailed
 from driftline.storage.expectations import load_suite, run_validation
 from driftline.storage.quarantine import Quarantine
+from driftline.storage.report_index import ReportIndex
 from tasks.policies import retry_on_io
 
 
@@ -32,7 +33,9 @@ def validate(cfg: ProjectConfig, ingested: Ingested, out_dir: str) -> Validation
     suite = load_suite(cfg.suite_path)
     quarantine = Quarantine.for_config(cfg)
     data = quarantine.locate(ingested.dataset)
-    report = run_validation(pd.read_parquet(data), suite, Path(out_dir) / "docs")
+    report = run_validation(
+        pd.read_parquet(data), suite, Path(out_dir) / "docs", cfg.state_path / "assets"
+    )
     result_path = Path(out_dir) / "validation.json"
     write_atomic(result_path, report.model_dump_json(indent=2))
 
@@ -47,6 +50,11 @@ def validate(cfg: ProjectConfig, ingested: Ingested, out_dir: str) -> Validation
         markdown=render.validation(report, paths),
         description=f"Validation of dataset {ingested.dataset.fingerprint}: {report.summary_line}",
     )
+    if report.docs_path is not None:
+        outcome = "passed" if report.success else "failed: batch quarantined"
+        ReportIndex.for_config(cfg).add(
+            "validation", outcome, f"Data Docs: {report.summary_line}", report.docs_path
+        )
     get_run_logger().info("validation %s", report.summary_line)
     if held is not None:
         problems = "\n".join(f"  - {f.describe()}" for f in report.critical)

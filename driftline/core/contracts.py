@@ -272,6 +272,7 @@ class TrainingOutcome(BaseModel):
     blessing_reasons: list[str]
     card_path: str
     report_dir: str
+    report_path: str | None = None
     validation: str | None = None
     data_docs: str | None = None
 

@@ -26,6 +26,8 @@ def hermetic_env(state_dir: str | Path = DEFAULT_STATE_DIR) -> dict[str, str]:
         "PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE": LEASE_STORAGE,
         "GX_ANALYTICS_ENABLED": "false",
         "DO_NOT_TRACK": "1",
+        # MLflow (the optional mirror) reads DO_NOT_TRACK only as the string "true".
+        "MLFLOW_DISABLE_TELEMETRY": "true",
         "MPLBACKEND": "Agg",
     }
 

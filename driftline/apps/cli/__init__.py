@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from driftline.apps.cli import data, expectations, flows, models, run, serve, server
+from driftline.apps.cli import data, expectations, flows, models, run, serve, server, ui
 from driftline.apps.cli.common import ConfigOption, project, user_errors
 
 app = typer.Typer(
@@ -22,6 +22,7 @@ app.add_typer(server.app, name="server")
 app.command("serve")(serve.serve)
 app.add_typer(serve.feedback_app, name="feedback")
 app.command("serve-flows")(flows.serve_flows)
+app.command("ui")(ui.ui)
 
 
 @app.command("demo")

@@ -25,6 +25,7 @@ from driftline.core.config.monitoring import (
 )
 from driftline.core.config.section import Section
 from driftline.core.config.serving import Serving
+from driftline.core.config.tracking import Tracking
 from driftline.core.config.training import (
     CandidateName,
     CustomCandidate,
@@ -59,6 +60,7 @@ __all__ = [
     "Serving",
     "Target",
     "Threshold",
+    "Tracking",
     "Training",
     "Window",
     "load_config",
@@ -81,6 +83,7 @@ class ProjectConfig(Section):
     gates: Gates = Field(default_factory=Gates)
     serving: Serving = Field(default_factory=Serving)
     monitoring: Monitoring = Field(default_factory=Monitoring)
+    tracking: Tracking = Field(default_factory=Tracking)
 
     # Set by load_config: the folder relative paths in the file are resolved against.
     base_dir: Path = Field(default=Path("."), exclude=True)
@@ -129,6 +132,14 @@ class ProjectConfig(Section):
         data = self.data.model_copy(update={"source": str(Path(source).resolve())})
         return self.model_copy(update={"data": data})
 
+    @property
+    def mlflow_uri(self) -> str | None:
+        """The MLflow tracking URI, a plain folder resolved against the config's folder."""
+        uri = self.tracking.mlflow_uri
+        if uri is None or "://" in uri or uri.startswith("sqlite:"):
+            return uri
+        return self.resolve(uri).as_uri()
+
     def artifact_key(self, name: str) -> str:
         """Key of one of the project's Prefect artifacts (the project name is key-safe)."""
         return f"{self.project}-{name}"
@@ -143,6 +154,7 @@ class ProjectConfig(Section):
                 "state_dir": True,
                 "serving": True,
                 "monitoring": True,
+                "tracking": True,
                 "training": {"dask_address"},
             },
         )

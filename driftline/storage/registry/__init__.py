@@ -10,6 +10,7 @@ log), `cards` (the model card). The promotion rules live here, where both are in
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,13 @@ from driftline.core.lineage import build_stamp
 from driftline.core.metadata import ModelMetadata
 from driftline.core.scoring import FeatureSpec, ScoringModel, verify
 from driftline.errors import ChampionMoved, RegistryError
-from driftline.storage.registry.aliases import CHALLENGER, CHAMPION, PREVIOUS, AliasStore
+from driftline.storage.registry.aliases import (
+    CHALLENGER,
+    CHAMPION,
+    PREVIOUS,
+    AliasListener,
+    AliasStore,
+)
 from driftline.storage.registry.cards import render_card
 from driftline.storage.registry.versions import (
     CARD_FILE,
@@ -65,11 +72,11 @@ def forced_reason(force: bool, reason: str | None, what: str) -> str:
 class ModelRegistry:
     """Versions and aliases of one project's models under `root` (local path or fsspec URL)."""
 
-    def __init__(self, root: str | Path) -> None:
+    def __init__(self, root: str | Path, listeners: Sequence[AliasListener] = ()) -> None:
         self.fs, path = url_to_fs(str(root))
         self.root: str = path.rstrip("/")
         local = isinstance(self.fs, LocalFileSystem)
-        self._aliases = AliasStore(self.fs, self.root, self._uri)
+        self._aliases = AliasStore(self.fs, self.root, self._uri, listeners)
         self._versions = VersionStore(self.fs, self.root, local, self._aliases.lock)
 
     def _uri(self, path: str) -> str:
@@ -77,7 +84,10 @@ class ModelRegistry:
 
     @classmethod
     def for_config(cls, cfg: ProjectConfig) -> ModelRegistry:
-        return cls(cfg.state_path / "registry" / cfg.project)
+        """The project's registry, its alias moves mirrored to the dashboard (and MLflow)."""
+        from driftline.storage.mirrors import alias_listeners
+
+        return cls(cfg.state_path / "registry" / cfg.project, alias_listeners(cfg))
 
     def __repr__(self) -> str:
         return f"ModelRegistry({self._versions.uri(self.root)!r})"

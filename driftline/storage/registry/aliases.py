@@ -19,7 +19,7 @@ import json
 import logging
 import posixpath
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from typing import Any
@@ -36,14 +36,21 @@ LOCK_FILE = ".lock"
 
 log = logging.getLogger("driftline.registry")
 
+# Told of every committed change: the alias map after it and its moves. Mirrors (the
+# dashboard, MLflow) follow the registry this way; a failing one is logged, never undoes it.
+AliasListener = Callable[[dict[str, str], list[dict[str, Any]]], None]
+
 
 class AliasStore:
     """aliases.json, its lock and the audit log of one registry folder."""
 
-    def __init__(self, fs: Any, root: str, uri: Any) -> None:
+    def __init__(
+        self, fs: Any, root: str, uri: Any, listeners: Sequence[AliasListener] = ()
+    ) -> None:
         self.fs = fs
         self.root = root
         self._uri = uri
+        self.listeners = list(listeners)
 
     def _path(self, name: str) -> str:
         return posixpath.join(self.root, name)
@@ -158,6 +165,13 @@ class AliasStore:
         text = json.dumps({"aliases": aliases, "moves": moves}, indent=2)
         write_atomic(self._path(ALIASES_FILE), text, fs=self.fs)
         self.append_audit(moves)
+        for listener in self.listeners:
+            try:
+                listener(aliases, moves)
+            except Exception as exc:  # a mirror's failure must not fail the registry's write
+                log.warning(
+                    "alias mirror %s failed: %s", getattr(listener, "__name__", listener), exc
+                )
 
     def append_audit(self, entries: list[dict[str, Any]]) -> None:
         if entries:

@@ -1,0 +1,117 @@
+"""The Evidently workspace behind `driftline ui`, and the report index: written without a flow."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from evidently.ui.workspace import Workspace
+
+from driftline.core.config import Monitoring
+from driftline.core.drift import check_drift
+from driftline.core.generator import CATEGORICAL, NUMERIC, Drift, generate
+from driftline.core.lineage import PREDICTION_COLUMN
+from driftline.storage.dashboard import Dashboard, promotion_lines
+from driftline.storage.report_index import ReportIndex
+
+POLICY = Monitoring(min_rows=100)
+
+
+def _scored(df: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """A window as the prediction log holds it: a probability per row and the fed-back label."""
+    rng = np.random.default_rng(seed)
+    noisy = 0.6 * df["churned"].astype(float) + 0.4 * rng.random(len(df))
+    return df.assign(**{PREDICTION_COLUMN: noisy.clip(0, 1)})
+
+
+@pytest.fixture
+def board(tmp_path: Path) -> Dashboard:
+    return Dashboard(tmp_path / "evidently", "churn-demo", PREDICTION_COLUMN)
+
+
+def _check(board: Dashboard, shift: float, seed: int) -> list[str]:
+    reference = _scored(generate(800, seed=1), 1)
+    current = _scored(generate(800, seed=seed, drift=Drift(shift={"age": shift})), seed)
+    result, report = check_drift(
+        reference,
+        current,
+        NUMERIC,
+        CATEGORICAL,
+        POLICY,
+        prediction_column=PREDICTION_COLUMN,
+        target_column="churned",
+    )
+    board.add_check(result, report, current, "v0001", ["2026-12-01 10:00 — → v0001 (promote)"])
+    assert report.quality is not None
+    return [m["config"]["type"].split(":")[-1] for m in report.quality.dict()["metrics"]]
+
+
+def test_every_check_adds_snapshots_and_the_panels_follow_what_they_hold(board: Dashboard) -> None:
+    board.add_reference("v0001", _scored(generate(500, seed=1), 1), [])
+    quality = _check(board, 0.0, 2)
+    _check(board, 15.0, 3)
+
+    ws = Workspace.create(str(board.folder))
+    (project,) = ws.search_project("churn-demo")
+    # reference summary, then per check: drift, quality, summary
+    assert len(ws.list_runs(project.id)) == 1 + 2 * 3
+    panels = {p.title: p for p in ws.get_dashboard(project.id).panels}
+    assert set(panels) == {
+        "Share of drifted columns",
+        "Prediction drift score",
+        "Drift score per column",
+        "Prediction mean and distribution",
+        "Realised quality on labelled windows",
+        "Promotions",
+    }
+    per_column = [v.metric_labels["column"] for v in panels["Drift score per column"].values]
+    assert per_column == [*NUMERIC, *CATEGORICAL]
+    # The quality panel shows the metrics the check computed, whatever they are.
+    shown = [v.metric.split(":")[-1] for v in panels["Realised quality on labelled windows"].values]
+    assert shown == quality
+    assert panels["Promotions"].subtitle == "2026-12-01 10:00 — → v0001 (promote)"
+
+
+def test_a_check_without_a_verdict_adds_nothing(board: Dashboard) -> None:
+    small = generate(50, seed=2)
+    result, report = check_drift(generate(50, seed=1), small, NUMERIC, CATEGORICAL, POLICY)
+    assert not result.verdict
+    board.add_check(result, report, small, "v0001", [])
+    assert not board.folder.exists()
+
+
+def test_promotion_lines_are_the_champion_moves_newest_first() -> None:
+    audit = [
+        {"time": "2026-12-01T10:00:00.000+00:00", "alias": "champion", "from": None,
+         "to": "v0001", "action": "promote"},
+        {"time": "2026-12-01T10:00:00.000+00:00", "alias": "previous", "from": None,
+         "to": "v0001", "action": "promote"},
+        {"time": "2026-12-02T11:30:00.000+00:00", "alias": "champion", "from": "v0002",
+         "to": "v0001", "action": "rollback"},
+    ]  # fmt: skip
+    assert promotion_lines(audit) == [
+        "2026-12-02 11:30 v0002 → v0001 (rollback)",
+        "2026-12-01 10:00 — → v0001 (promote)",
+    ]
+
+
+def test_report_index_lists_reports_newest_first_with_relative_links(tmp_path: Path) -> None:
+    index = ReportIndex(tmp_path / "state" / "reports" / "p", "p")
+    run = tmp_path / "state" / "runs" / "r1"
+    run.mkdir(parents=True)
+    (run / "drift-report.html").write_text("<html></html>")
+    (run / "training-report.html").write_text("<html></html>")
+    index.add("training", "blessed", "v0001 (logistic_regression)", run / "training-report.html")
+    relative = index.add("monitoring", "alerts: drift_share", "3 of 11", run / "drift-report.html")
+    assert relative == "runs/r1/drift-report.html"
+    assert [e.kind for e in index.entries()] == ["monitoring", "training"]
+    page = index.page.read_text()
+    assert page.index("drift-report.html") < page.index("training-report.html")
+    assert "href='../../runs/r1/drift-report.html'" in page
+    assert "alerts: drift_share" in page
+    (index.folder / "entries.jsonl").open("a").write('{"torn": \n')
+    assert len(index.entries()) == 2
+    assert json.loads((index.folder / "entries.jsonl").read_text().splitlines()[0])["kind"]
