@@ -12,7 +12,7 @@ so no task's metric is named here. `evidently ui --workspace <state>/evidently` 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +44,11 @@ class Dashboard:
         self.folder = folder
         self.project_name = project
         self.prediction_column = prediction_column
+
+    @property
+    def reference_column(self) -> str:
+        """The training reference's predictions, a line of their own next to the live ones."""
+        return f"{self.prediction_column} (training reference)"
 
     @classmethod
     def for_config(cls, cfg: ProjectConfig) -> Dashboard:
@@ -84,8 +89,6 @@ class Dashboard:
         meta = {"model_version": model_version, "reason": result.reason}
         flags = pd.DataFrame({DRIFTED_FLAG: [float(c.drifted) for c in result.columns]})
         summary = self._summary(flags, current, tags, meta)
-        # The drift and quality metrics are checks' own; the summary's tags tell its
-        # prediction mean apart from a training reference's.
         for name, snap in (
             ("drift", report.drift),
             ("quality", report.quality),
@@ -100,9 +103,8 @@ class Dashboard:
         """Add a training run's reference sample (prediction mean and quantiles) as a snapshot."""
         ws = self._workspace()
         project = self.project(ws)
-        snap = self._summary(
-            None, reference, ["reference", version], {"model_version": version, "reason": "trained"}
-        )
+        meta = {"model_version": version, "reason": "trained"}
+        snap = self._summary(None, reference, ["reference", version], meta, self.reference_column)
         if snap is not None:
             ws.add_run(project.id, snap, name=f"reference {version}")
         self._panels(ws, project, [], [], promotions)
@@ -118,8 +120,10 @@ class Dashboard:
         data: pd.DataFrame,
         tags: list[str],
         meta: dict[str, Any],
+        column: str | None = None,
     ) -> Snapshot | None:
-        """Evidently's own metrics over the drift flags and the predictions of one window."""
+        """Evidently's own metrics over the drift flags and the predictions of one window
+        (named `column`: the UI keys a line by metric and column, not by tag)."""
         from evidently import DataDefinition, Dataset, Report
         from evidently.metrics import MeanValue, QuantileValue
 
@@ -130,16 +134,19 @@ class Dashboard:
             metrics.append(MeanValue(column=DRIFTED_FLAG))
         pred = data.get(self.prediction_column)
         if pred is not None and pd.api.types.is_numeric_dtype(pred) and pred.notna().any():
-            frame[self.prediction_column] = pd.Series(pred.to_numpy(dtype=float))
-            metrics.append(MeanValue(column=self.prediction_column))
-            metrics += [QuantileValue(column=self.prediction_column, quantile=q) for q in QUANTILES]
+            name = column or self.prediction_column
+            frame[name] = pd.Series(pred.to_numpy(dtype=float))
+            metrics.append(MeanValue(column=name))
+            metrics += [QuantileValue(column=name, quantile=q) for q in QUANTILES]
         if not metrics:
             return None
         definition = DataDefinition(numerical_columns=list(frame.columns))
         return Report(metrics).run(
             current_data=Dataset.from_pandas(frame, data_definition=definition),
             reference_data=None,
-            timestamp=datetime.now(UTC),
+            # Evidently stamps its own snapshots with naive local time, and its UI cannot
+            # order naive and aware timestamps together: the summary is stamped alike.
+            timestamp=datetime.now(),
             tags=tags,
             metadata=meta,
         )
@@ -158,23 +165,25 @@ class Dashboard:
         old = ws.get_dashboard(project.id)
         columns = _merge(_labels(old.panels, "Drift score per column", "column"), columns)
         quality = _merge(_labels(old.panels, QUALITY_PANEL, "metric"), quality)
-        panels = panel_set(self.prediction_column, columns, quality, promotions)
+        panels = panel_set(
+            self.prediction_column, self.reference_column, columns, quality, promotions
+        )
         tab = DashboardTabModel(title="Monitoring", panels=[p.id for p in panels])
         ws.save_dashboard(project.id, DashboardModel(tabs=[tab], panels=panels))
 
 
 def panel_set(
-    prediction: str, columns: list[str], quality: list[str], promotions: list[str]
+    prediction: str, reference: str, columns: list[str], quality: list[str], promotions: list[str]
 ) -> list[DashboardPanelPlot]:
     """The dashboard's panels, each over time (`quality`: Evidently metric type names)."""
     from evidently.sdk.models import PanelMetric
     from evidently.sdk.panels import line_plot_panel, text_panel
 
-    def metric(name: str, legend: str, tags: list[str] | None = None, **labels: str) -> PanelMetric:
-        return PanelMetric(legend=legend, metric=name, metric_labels=labels, tags=tags or [])
+    def metric(name: str, legend: str, **labels: str) -> PanelMetric:
+        return PanelMetric(legend=legend, metric=name, metric_labels=labels)
 
     quantiles = [
-        metric("QuantileValue", f"live q{q:g}", ["check"], column=prediction, quantile=str(q))
+        metric("QuantileValue", f"live q{q:g}", column=prediction, quantile=str(q))
         for q in QUANTILES
     ]
     panels = [
@@ -198,8 +207,8 @@ def panel_set(
         line_plot_panel(
             "Prediction mean and distribution",
             [
-                metric("MeanValue", "live mean", ["check"], column=prediction),
-                metric("MeanValue", "training reference mean", ["reference"], column=prediction),
+                metric("MeanValue", "live mean", column=prediction),
+                metric("MeanValue", "training reference mean", column=reference),
                 *quantiles,
             ],
             "live windows and each training run's reference sample",
