@@ -14,6 +14,7 @@ from driftline.core.atomic import write_atomic
 from driftline.core.config import ProjectConfig
 from driftline.core.contracts import Ingested, Validation
 from driftline.errors import ValidationFailed
+from driftline.storage.dashboard import where_to_look
 from driftline.storage.expectations import load_suite, run_validation
 from driftline.storage.quarantine import Quarantine
 from driftline.storage.report_index import ReportIndex
@@ -47,7 +48,7 @@ def validate(cfg: ProjectConfig, ingested: Ingested, out_dir: str) -> Validation
     paths = {"Validation result": result_path, "Data Docs": report.docs_path, "Quarantine": held}
     create_markdown_artifact(
         key=cfg.artifact_key("validation"),
-        markdown=render.validation(report, paths),
+        markdown=render.validation(report, paths) + where_to_look(cfg),
         description=f"Validation of dataset {ingested.dataset.fingerprint}: {report.summary_line}",
     )
     if report.docs_path is not None:

@@ -224,7 +224,24 @@ def run_demo(cfg: ProjectConfig, config_path: Path) -> None:
         else:
             print(f"the retrained model was not promoted; {outcome.version} keeps serving")
         print(f"\n`driftline models list` shows every version; Prefect UI: {ui_url(api_url)}")
+        print(where_to_look_after(cfg))
         say("8. Stopping what the demo started")
+
+
+def where_to_look_after(cfg: ProjectConfig) -> str:
+    """The dashboard and the report index: what the demo leaves for a person to look at."""
+    from driftline.core.config.tracking import DASHBOARD_PORT
+    from driftline.storage.report_index import ReportIndex
+
+    index = ReportIndex.for_config(cfg)
+    lines = [
+        f"dashboard (drift, predictions, quality and promotions over time): `driftline ui`, "
+        f"then http://127.0.0.1:{DASHBOARD_PORT}",
+        f"every report of the demo ({len(index.entries())}), newest first: {index.page}",
+    ]
+    if cfg.mlflow_uri:
+        lines.append(f"MLflow mirror: {cfg.mlflow_uri} (experiment '{cfg.project}')")
+    return "\n".join(lines)
 
 
 def outcome_features(cfg: ProjectConfig) -> list[str]:

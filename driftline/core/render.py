@@ -38,6 +38,7 @@ def training_outcome(outcome: TrainingOutcome) -> str:
         *([f"  Data Docs: {outcome.data_docs}"] if outcome.data_docs else []),
         f"  model card: {outcome.card_path}",
         f"  run reports: {outcome.report_dir}",
+        *([f"  training report: {outcome.report_path}"] if outcome.report_path else []),
     ]
     return "\n".join(lines)
 
