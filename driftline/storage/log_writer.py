@@ -40,6 +40,17 @@ def _rows(columns: Columns) -> int:
     return len(next(iter(columns.values()), []))
 
 
+def _select(columns: Columns, sizes: list[int], accepted: list[Accepted]) -> Columns:
+    """The rows of the groups that were logged."""
+    keep: list[int] = []
+    start = 0
+    for n, a in zip(sizes, accepted, strict=True):
+        if a == "logged":
+            keep += range(start, start + n)
+        start += n
+    return {k: [v[i] for i in keep] for k, v in columns.items()}
+
+
 class PredictionLog:
     """Bounded buffer + one background writer thread flushing micro-batches to Parquet."""
 
@@ -90,28 +101,49 @@ class PredictionLog:
         "refused" when the buffer is full (or the journal cannot be written): the caller
         answers 503; "dropped" when full and the policy drops `droppable` rows (counted).
         """
-        n = _rows(columns)
+        return self.append_groups(columns, [_rows(columns)], kind, droppable)[0]
+
+    def append_groups(
+        self,
+        columns: Columns,
+        sizes: list[int],
+        kind: str = PREDICTIONS,
+        droppable: bool = True,
+    ) -> list[Accepted]:
+        """`append` for consecutive groups of rows (one per request of a scored batch), each
+        accepted or not as a whole, in order; the accepted rows are buffered as one item,
+        with one journal write (one fsync) for all of them."""
+        out: list[Accepted] = []
         with self._cond:
-            if self._buffered + n > self.buffer_rows:
-                if droppable and self.when_full == "drop":
+            room = self.buffer_rows - self._buffered
+            for n in sizes:
+                if n <= room:
+                    out.append("logged")
+                    room -= n
+                elif droppable and self.when_full == "drop":
+                    out.append("dropped")
                     self.rows_dropped += n
-                    return "dropped"
-                return "refused"
+                else:
+                    out.append("refused")
+            kept = columns if all(a == "logged" for a in out) else _select(columns, sizes, out)
+            n = _rows(kept)
+            if n == 0:
+                return out
             if self._journal is not None:
                 try:
-                    self._journal.append(kind, columns)
+                    self._journal.append(kind, kept)
                 except OSError as exc:  # not durable, so not answered
                     self.last_error = f"journal: {type(exc).__name__}: {exc}"
                     log.error("prediction log: the journal cannot be written: %s", exc)
-                    return "refused"
+                    return ["refused" if a == "logged" else a for a in out]
             if not self._items:
                 self._since = time.monotonic()  # the flush deadline runs from the first row
                 self._cond.notify()
-            self._items.append((kind, columns))
+            self._items.append((kind, kept))
             self._buffered += n
             if self._buffered >= self.flush_rows:
                 self._cond.notify()
-        return "logged"
+        return out
 
     @property
     def backlog(self) -> int:

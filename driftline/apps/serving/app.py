@@ -8,38 +8,35 @@ import asyncio
 import logging
 import os
 import secrets
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-from fastapi import BackgroundTasks, Depends, FastAPI, HTTPException
+from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from driftline.apps.serving.batching import Arrivals, MicroBatcher
 from driftline.apps.serving.holder import ModelHolder
 from driftline.apps.serving.limits import BodyLimit, validation_error
 from driftline.apps.serving.openapi import errors
-from driftline.apps.serving.routing import canary_mask
 from driftline.apps.serving.schema import (
     Feedback,
     FeedbackResponse,
-    answers,
     predict_request_model,
     predict_response_model,
 )
+from driftline.apps.serving.scorer import LOG_FULL, BatchScorer, Job
 from driftline.apps.serving.status import ModelInfo, Status, status
 from driftline.core.config import ProjectConfig, Serving
 from driftline.core.labels import label_problem
-from driftline.core.scoring import FeatureSpec, ScoringModel, output_columns, to_frame
+from driftline.core.scoring import FeatureSpec, ScoringModel
 from driftline.errors import ServingError
 from driftline.storage.log_writer import PredictionLog
 from driftline.storage.prediction_log import FEEDBACK, feedback_columns, log_root
-from driftline.storage.registry import CHALLENGER, CHAMPION, ModelRegistry
+from driftline.storage.registry import ModelRegistry
 from driftline.storage.request_ids import RequestIds
 
 log = logging.getLogger("driftline.serving")
@@ -100,10 +97,12 @@ def create_app(
     request_ids = RequestIds(log_dir)
     token = os.environ.get(settings.token_env, "")
     bearer = HTTPBearer(auto_error=False, description=f"Token from ${settings.token_env}")
-    rng = np.random.default_rng()
     PredictRequest = predict_request_model(spec, settings.max_records)
     PredictResponse = predict_response_model(spec)
-    full = "the prediction log cannot keep up or cannot write (see /ready); retry shortly"
+    scorer = BatchScorer(holder, spec, settings, predlog, request_ids, PredictResponse)
+    batcher: MicroBatcher[Job] = MicroBatcher(
+        scorer, settings.batch_max_records, settings.batch_max_wait_ms / 1000
+    )
 
     def authorized(creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
         if token and (creds is None or not secrets.compare_digest(creds.credentials, token)):
@@ -114,6 +113,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         predlog.start()
+        batcher.start()
         watcher = asyncio.create_task(holder.watch(settings.poll_seconds))
         try:
             yield
@@ -121,6 +121,8 @@ def create_app(
             watcher.cancel()
             with suppress(asyncio.CancelledError):
                 await watcher
+            await asyncio.to_thread(batcher.stop)
+            await asyncio.to_thread(scorer.close)
             await asyncio.to_thread(predlog.close)
             log.info(
                 "prediction log flushed (%d rows written, %d dropped, %d not written)",
@@ -137,101 +139,38 @@ def create_app(
     )
     hint = f"; send at most {settings.max_records} records per request (serving.max_records)"
     app.add_middleware(BodyLimit, max_bytes=settings.body_limit, hint=hint)
+    app.add_middleware(Arrivals, batcher=batcher, path="/predict")  # outermost: counts from entry
     app.state.holder = holder
     app.state.predlog = predlog
+    app.state.batcher = batcher
     # Declared (and shown in OpenAPI) only when a token is configured: auth is off otherwise.
     auth = [Depends(authorized)] if token else []
-
-    def log_rows(
-        columns: dict[str, list[Any]],
-        ids: list[str],
-        batch: str,
-        model: list[str],
-        arm: list[str],
-        served: bool,
-        outputs: dict[str, np.ndarray],
-        latency_ms: float,
-    ) -> dict[str, list[Any]]:
-        n = len(ids)
-        return {
-            "request_id": ids,
-            "batch_id": [batch] * n,
-            "ts": [datetime.now(UTC)] * n,
-            "model_version": model,
-            "arm": arm,
-            "served": [served] * n,
-            **{name: values.tolist() for name, values in outputs.items()},
-            "latency_ms": [latency_ms] * n,
-            **columns,
-        }
-
-    def shadow(
-        challenger: ScoringModel, columns: dict[str, list[Any]], ids: list[str], batch: str
-    ) -> None:
-        start = time.perf_counter()
-        outputs = output_columns(challenger.predict(to_frame(columns, spec)), spec.task)
-        latency = (time.perf_counter() - start) * 1000
-        n = len(ids)
-        rows = log_rows(
-            columns, ids, batch, [challenger.name] * n, [CHALLENGER] * n, False, outputs, latency
-        )
-        if predlog.append(rows) == "refused":
-            log.warning("prediction log full: %d shadow row(s) not logged", n)
 
     @app.post(
         "/predict",
         response_model=PredictResponse,
         dependencies=auth,
         responses=errors(
-            400, 413, 422, auth=bool(token), unavailable="No verified model, or " + full
+            400, 413, 422, auth=bool(token), unavailable="No verified model, or " + LOG_FULL
         ),
     )
-    def predict(body: PredictRequest, background: BackgroundTasks) -> PredictResponse:  # type: ignore[valid-type]
-        """Score records with the champion (or, under a canary, partly the challenger)."""
-        start = time.perf_counter()
-        arms = holder.arms  # one read: the whole request is answered by these versions
-        if arms.champion is None:
+    async def predict(body: PredictRequest, request: Request) -> Response:  # type: ignore[valid-type]
+        """Score records with the champion (or, under a canary, partly the challenger).
+
+        Concurrent requests are scored together (serving.batch_max_records); each gets its
+        own answers, in the order of its records."""
+        if holder.arms.champion is None:
             raise HTTPException(503, "no verified model is loaded")
         records = body.records  # type: ignore[attr-defined]
-        n = len(records)
-        names = spec.features + ([spec.key] if spec.key and spec.key not in spec.features else [])
-        columns = {c: [getattr(r, c) for r in records] for c in names}
-        if spec.key and spec.key not in spec.features:  # ids may come as numbers: log text
-            columns[spec.key] = [None if v is None else str(v) for v in columns[spec.key]]
-        frame = to_frame(columns, spec)
-        batch, ids = request_ids.batch(n)
-        mask = np.zeros(n, dtype=bool)
-        if settings.strategy == "canary" and arms.challenger is not None:
-            keys = columns[spec.key] if spec.key else [None] * n
-            mask = canary_mask(keys, settings.canary_share, rng)
-        outputs: dict[str, np.ndarray] = {}
-        model = np.empty(n, dtype=object)
-        arm = np.empty(n, dtype=object)
-        for loaded, name, sel in (
-            (arms.champion, CHAMPION, ~mask),
-            (arms.challenger, CHALLENGER, mask),
-        ):
-            if loaded is None or not sel.any():
-                continue
-            part = output_columns(loaded.predict(frame if sel.all() else frame[sel]), spec.task)
-            for column, values in part.items():
-                outputs.setdefault(column, np.empty(n, dtype=values.dtype))[sel] = values
-            model[sel] = loaded.name
-            arm[sel] = name
-        latency = (time.perf_counter() - start) * 1000
-        rows = log_rows(columns, ids, batch, model.tolist(), arm.tolist(), True, outputs, latency)
-        if predlog.append(rows) == "refused":
-            raise HTTPException(503, full)
-        if settings.strategy == "shadow" and arms.challenger is not None:
-            background.add_task(shadow, arms.challenger, columns, ids, batch)
-        return PredictResponse(predictions=answers(spec, ids, outputs, model.tolist()))
+        answer = await batcher.submit(Job(records), len(records), request.scope)
+        return Response(answer, media_type="application/json")
 
     @app.post(
         "/feedback",
         response_model=FeedbackResponse,
         status_code=202,
         dependencies=auth,
-        responses=errors(400, 413, 422, auth=bool(token), unavailable=full),
+        responses=errors(400, 413, 422, auth=bool(token), unavailable=LOG_FULL),
     )
     def feedback(item: Feedback) -> FeedbackResponse:
         """Record the true label of a prediction, by its request id: one of the model's
@@ -262,7 +201,7 @@ def create_app(
             [item.request_id], [item.label], positive, None if classes is None else list(classes)
         )
         if predlog.append(columns, FEEDBACK, droppable=False) == "refused":
-            raise HTTPException(503, full)
+            raise HTTPException(503, LOG_FULL)
         return FeedbackResponse(accepted=1)
 
     @app.get("/health")

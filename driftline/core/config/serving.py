@@ -45,6 +45,19 @@ class Serving(Section):
         "journal: every row is fsynced to a journal before the answer (nothing answered is "
         "lost, at a latency cost per request).",
     )
+    batch_max_records: int = Field(
+        256,
+        ge=1,
+        description="Records scored together at most: concurrent /predict requests are "
+        "gathered into one model call up to this many records (a request is never split; "
+        "1 turns micro-batching off).",
+    )
+    batch_max_wait_ms: float = Field(
+        2.0,
+        ge=0,
+        description="Longest a batch waits for requests already arriving (being read or "
+        "validated) before it is scored; a request that arrives alone never waits.",
+    )
     strategy: Literal["none", "shadow", "canary"] = "none"
     canary_share: float = Field(0.1, ge=0, le=1, description="Share answered by the challenger.")
     sticky_key: str | None = Field(
