@@ -134,13 +134,14 @@ def recover(root: Path, kinds: tuple[str, ...], write: Any) -> int:
     base = root / FOLDER
     if not base.is_dir():
         return 0
-    done = covered(root, kinds)
     replayed = 0
     for folder in sorted(p for p in base.iterdir() if p.is_dir()):
         held = locks.acquire(None, str(folder / ".lock"), purpose="recover", timeout=0)
         if held is None:
-            continue  # its writer is alive
+            continue  # its writer is alive, or another server worker is replaying it
         try:
+            # Read under the lock: a worker that replayed this journal first wrote its parts.
+            done = covered(root, kinds)
             segments = sorted(
                 (int(m.group(1)), p)
                 for p in folder.glob("seg-*.jsonl")
@@ -164,7 +165,7 @@ def recover(root: Path, kinds: tuple[str, ...], write: Any) -> int:
                         "prediction log: recovered %d %s row(s) from the journal of a process "
                         "that died (%s)", table.num_rows, kind, folder.name,
                     )  # fmt: skip
+            shutil.rmtree(folder, ignore_errors=True)  # before the lock goes: replayed once
         finally:
             held.release()
-        shutil.rmtree(folder, ignore_errors=True)
     return replayed

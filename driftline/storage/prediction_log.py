@@ -12,6 +12,7 @@ can lose.
 from __future__ import annotations
 
 import logging
+import os
 import time
 import uuid
 from datetime import UTC, datetime
@@ -80,13 +81,14 @@ def feedback_columns(
 def write_part(root: Path, kind: str, table: pa.Table, tag: str | None = None) -> Path:
     """Write one part durably: temp file, fsync, atomic rename into its date partition.
 
-    `tag` goes into the file name (the journal segments a part covers).
+    The name holds the writing process's pid (each server worker writes its own parts) and
+    `tag` (the journal segments a part covers).
     """
     latest = pc.max(table.column("ts" if kind == PREDICTIONS else "received_at")).as_py()
     day = (latest or datetime.now(UTC)).date()
     folder = root / kind / f"date={day.isoformat()}"
     suffix = f"-{tag}" if tag else ""
-    target = folder / f"part-{time.time_ns()}-{uuid.uuid4().hex[:8]}{suffix}.parquet"
+    target = folder / f"part-{time.time_ns()}-{os.getpid()}-{uuid.uuid4().hex[:8]}{suffix}.parquet"
     with atomic_path(target, fsync=True) as tmp:
         pq.write_table(table, tmp)
     return target

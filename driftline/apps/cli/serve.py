@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import copy
+import os
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -14,8 +16,17 @@ def serve(
     config: Path = ConfigOption,
     host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
     port: int = typer.Option(8000, min=0, max=65535, help="Port to listen on."),
+    workers: int = typer.Option(
+        1,
+        min=1,
+        help="Server processes sharing the port, each with the model, its own log writer "
+        "and hot swap; more than one helps only with a core free for each (see README).",
+    ),
 ) -> None:
     """Serve the project's champion over HTTP; it swaps in a new champion by itself.
+
+    Concurrent requests are scored together in one model call (serving.batch_max_records,
+    serving.batch_max_wait_ms); a request that arrives alone is scored at once.
 
     SIGTERM or Ctrl-C stops gracefully: in-flight requests finish, the log is flushed.
 
@@ -32,8 +43,13 @@ def serve(
         import uvicorn
 
         from driftline.apps.serving.app import create_app
+        from driftline.apps.serving.worker import CONFIG_ENV
 
-        app = create_app(cfg)
+        if workers == 1:
+            app: Any = create_app(cfg)
+        else:  # each worker process builds its own app from the config file
+            os.environ[CONFIG_ENV] = str(config.resolve())
+            app = "driftline.apps.serving.worker:app_from_env"
     # uvicorn's own logging setup, extended so swaps, refusals and log flushes show too.
     log_config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
     log_config["loggers"]["driftline"] = {"handlers": ["default"], "level": "INFO"}
@@ -41,6 +57,8 @@ def serve(
         app,
         host=host,
         port=port,
+        workers=workers,
+        factory=workers > 1,
         timeout_graceful_shutdown=30,
         log_level="info",
         log_config=log_config,
