@@ -137,6 +137,8 @@ def test_each_request_gets_its_own_answers_and_one_bad_record_fails_only_its_own
         responses = concurrent_posts(client, bodies)
         batcher = app.state.batcher
         assert batcher.batches < batcher.jobs, "nothing was batched"
+        batching = client.get("/ready").json()["batching"]
+        assert batching["requests"] == len(bodies) and batching["batches"] == batcher.batches
     assert responses[5].status_code == 500
     assert "cannot be scored" in responses[5].json()["detail"]
     answered: list[str] = []

@@ -221,7 +221,7 @@ def create_app(
     def ready() -> JSONResponse:
         """200 when a verified champion is serving and the prediction log can persist, else
         503; shows what is served, what the registry names, refused versions, the log."""
-        body = status(holder, predlog, settings)
+        body = status(holder, predlog, batcher, settings)
         return JSONResponse(body.model_dump(mode="json"), status_code=200 if body.ready else 503)
 
     @app.get(
@@ -231,7 +231,7 @@ def create_app(
         """What is serving: version, metadata, card, features; refused versions and why."""
         arms = holder.arms
         return ModelInfo(
-            **status(holder, predlog, settings).model_dump(),
+            **status(holder, predlog, batcher, settings).model_dump(),
             champion=_model_info(registry, arms.champion),
             challenger=_model_info(registry, arms.challenger),
             card=registry.card(arms.champion.name) if arms.champion else None,

@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from driftline.apps.serving.batching import MicroBatcher
 from driftline.apps.serving.holder import ModelHolder
 from driftline.core.config import Serving
 from driftline.storage.log_writer import PredictionLog
@@ -36,6 +37,15 @@ class LogStatus(BaseModel):
     error: str | None
 
 
+class BatchingStatus(BaseModel):
+    """Micro-batching of /predict: its limits and how many requests shared a model call."""
+
+    max_records: int = Field(description="serving.batch_max_records")
+    max_wait_ms: float = Field(description="serving.batch_max_wait_ms")
+    batches: int = Field(description="Model calls made for /predict since the start.")
+    requests: int = Field(description="Requests they answered (requests / batches: mean size).")
+
+
 class Status(BaseModel):
     ready: bool = Field(description="A verified model is serving and the log can persist.")
     reason: str | None = Field(description="Why not ready.")
@@ -46,6 +56,7 @@ class Status(BaseModel):
     strategy: str
     refused: dict[str, RefusedVersion] = Field(description="Versions refused, by alias.")
     log: LogStatus
+    batching: BatchingStatus
 
 
 class ModelInfo(Status):
@@ -55,7 +66,9 @@ class ModelInfo(Status):
     features: dict[str, Any]
 
 
-def status(holder: ModelHolder, predlog: PredictionLog, settings: Serving) -> Status:
+def status(
+    holder: ModelHolder, predlog: PredictionLog, batcher: MicroBatcher[Any], settings: Serving
+) -> Status:
     arms = holder.arms
     served = arms.champion.name if arms.champion else None
     named = holder.targets.get("champion")
@@ -74,4 +87,10 @@ def status(holder: ModelHolder, predlog: PredictionLog, settings: Serving) -> St
         strategy=settings.strategy,
         refused={k: RefusedVersion(**vars(v)) for k, v in dict(holder.refused).items()},
         log=LogStatus(**predlog.status()),
+        batching=BatchingStatus(
+            max_records=batcher.max_records,
+            max_wait_ms=batcher.max_wait_s * 1000,
+            batches=batcher.batches,
+            requests=batcher.jobs,
+        ),
     )
