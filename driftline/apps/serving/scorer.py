@@ -28,7 +28,8 @@ from driftline.apps.serving.holder import Arms, ModelHolder
 from driftline.apps.serving.routing import canary_mask
 from driftline.apps.serving.schema import Prediction, PredictResponse
 from driftline.core.config import Serving
-from driftline.core.scoring import FeatureSpec, ScoringModel, to_frame
+from driftline.core.scoring import FeatureSpec, Predictions, ScoringModel, predict, to_frame
+from driftline.errors import ServingError
 from driftline.storage.log_writer import PredictionLog
 from driftline.storage.prediction_log import Columns
 from driftline.storage.registry import CHALLENGER, CHAMPION
@@ -49,12 +50,26 @@ class Job:
 
 @dataclass
 class Scored:
-    """A batch scored by the served arms: per row, the label, probability, version, arm."""
+    """A batch scored by the served arms: per row, what the model said (`Predictions` of the
+    model's task, rows in the batch's order) and which version and arm said it."""
 
-    labels: np.ndarray
-    proba: np.ndarray
+    predictions: Predictions
     model: np.ndarray
     arm: np.ndarray
+
+
+def merge(parts: list[tuple[np.ndarray, Predictions]], n: int) -> Predictions:
+    """One `Predictions` of `n` rows from each arm's predictions of its rows (`index`)."""
+    first = parts[0][1]
+    if len(parts) == 1 and len(parts[0][0]) == n:
+        return first
+    values = np.empty(n, dtype=object if first.values.dtype == object else first.values.dtype)
+    proba = None if first.proba is None else np.empty((n, *first.proba.shape[1:]))
+    for index, part in parts:
+        values[index] = part.values
+        if proba is not None and part.proba is not None:
+            proba[index] = part.proba
+    return Predictions(values=values, proba=proba, classes=first.classes)
 
 
 def fast_sklearn() -> Any:
@@ -118,28 +133,27 @@ class BatchScorer:
         return columns
 
     def score(self, arms: Arms, frame: pd.DataFrame, columns: Columns) -> Scored:
-        """Each row scored by its arm: the champion, or the challenger under a canary."""
+        """Each row scored by its arm: the champion, or the challenger under a canary; one
+        call of the task's `predict` per arm on all its rows."""
         n = len(frame)
         mask = np.zeros(n, dtype=bool)
         if self.settings.strategy == "canary" and arms.challenger is not None:
             keys = columns[self.spec.key] if self.spec.key else [None] * n
             mask = canary_mask(keys, self.settings.canary_share, self.rng)
-        out = Scored(
-            labels=np.empty(n, dtype="int64"),
-            proba=np.empty(n),
-            model=np.empty(n, dtype=object),
-            arm=np.empty(n, dtype=object),
-        )
+        model = np.empty(n, dtype=object)
+        arm = np.empty(n, dtype=object)
+        parts: list[tuple[np.ndarray, Predictions]] = []
         for loaded, name, sel in (
             (arms.champion, CHAMPION, ~mask),
             (arms.challenger, CHALLENGER, mask),
         ):
             if loaded is None or not sel.any():
                 continue
-            out.labels[sel], out.proba[sel] = loaded.predict(frame if sel.all() else frame[sel])
-            out.model[sel] = loaded.name
-            out.arm[sel] = name
-        return out
+            rows = frame if sel.all() else frame[sel]
+            parts.append((np.flatnonzero(sel), predict(loaded.model, rows, loaded.metadata.task)))
+            model[sel] = loaded.name
+            arm[sel] = name
+        return Scored(merge(parts, n), model, arm)
 
     def answer(
         self, jobs: list[Job], arms: Arms, frame: pd.DataFrame, columns: Columns, scored: Scored
@@ -181,16 +195,13 @@ class BatchScorer:
         start = time.perf_counter()
         try:
             with fast_sklearn():
-                labels, proba = challenger.predict(frame)
+                said = predict(challenger.model, frame, challenger.metadata.task)
         except Exception:
             log.exception("the shadow challenger %s failed on a batch", challenger.name)
             return
         n = len(ids)
         scored = Scored(
-            labels,
-            proba,
-            np.full(n, challenger.name, dtype=object),
-            np.full(n, CHALLENGER, dtype=object),
+            said, np.full(n, challenger.name, dtype=object), np.full(n, CHALLENGER, dtype=object)
         )
         latency = [(time.perf_counter() - start) * 1000] * n
         rows = log_rows(columns, ids, batches, scored, served=False, latency_ms=latency)
@@ -216,21 +227,29 @@ def log_rows(
         "model_version": scored.model.tolist(),
         "arm": scored.arm.tolist(),
         "served": [served] * n,
-        "probability": scored.proba.tolist(),
-        "label": scored.labels.tolist(),
+        "probability": _positive(scored.predictions).tolist(),
+        "label": scored.predictions.values.tolist(),
         "latency_ms": latency_ms,
         **columns,
     }
 
 
+def _positive(said: Predictions) -> np.ndarray:
+    """The positive class's probability of a binary model's predictions."""
+    if said.proba is None or said.proba.ndim != 1:
+        raise ServingError("this server answers binary classifiers only")
+    return said.proba
+
+
 def response(ids: list[str], scored: Scored, start: int, end: int) -> bytes:
     """One request's answer, rows `start:end` of the batch, as the JSON of `PredictResponse`."""
+    said = scored.predictions
     predictions = [
         Prediction(request_id=i, label=lb, probability=p, model_version=v)
         for i, lb, p, v in zip(
             ids,
-            scored.labels[start:end].tolist(),
-            scored.proba[start:end].tolist(),
+            said.values[start:end].tolist(),
+            _positive(said)[start:end].tolist(),
             scored.model[start:end].tolist(),
             strict=True,
         )
