@@ -204,3 +204,17 @@ def test_batches_under_concurrent_hot_swap_are_answered_by_one_version(
         for p in preds:
             assert log.loc[p["request_id"], "model_version"] == p["model_version"]
             assert log.loc[p["request_id"], "probability"] == p["probability"]
+
+
+def test_a_lone_http_request_does_not_pay_the_batch_wait(
+    tmp_path: Path, models: list[Pipeline]
+) -> None:
+    reg = ModelRegistry(tmp_path / "registry")
+    reg.promote(reg.register(models[0], metadata(), status="blessed").version, reason="1")
+    app = create_app(reg, Serving(batch_max_wait_ms=3000), log_dir=tmp_path / "log")
+    with TestClient(app) as client:
+        client.post("/predict", json={"records": records(1)})
+        start = time.perf_counter()
+        for i in range(3):
+            assert client.post("/predict", json={"records": records(1, seed=i)}).status_code == 200
+        assert time.perf_counter() - start < 3.0  # it would wait 3 s per request otherwise
