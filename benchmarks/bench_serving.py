@@ -3,8 +3,10 @@
 Both servers run as real processes on loopback and get the same single-record POST /predict
 bodies from `wrk` (Debian's package, installed with apt-get when missing) at concurrency 1,
 8 and 32, one wrk thread: requests/s, p50, p99 and errors, side by side, plus the CPU the load
-tool itself used (so it is seen not to be the bottleneck). After each driftline server stops
-(SIGTERM, flushing its log), its prediction log is counted against the answers wrk saw.
+tool itself used (so it is seen not to be the bottleneck). Neither server writes an access
+log line per request (`driftline serve --no-access-log`; the minimal app logs warnings only).
+After each driftline server stops (SIGTERM, flushing its log), its prediction log is counted
+against the answers wrk saw.
 Then the cost of each step of a request, in-process, for a lone request and per request in
 a batch of 32; the journal's cost; batch scoring vs predict_proba.
 """
@@ -298,7 +300,7 @@ def figures(scale: float) -> list[Figure]:
     def driftline(config: Path, workers: int) -> Callable[[], Server]:
         def make() -> Server:
             port = _free_port()
-            cmd = [cli, "serve", "--config", str(config), "--port", str(port)]
+            cmd = [cli, "serve", "--config", str(config), "--port", str(port), "--no-access-log"]
             return Server([*cmd, "--workers", str(workers)], port)
 
         return make

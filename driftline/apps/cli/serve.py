@@ -22,6 +22,9 @@ def serve(
         help="Server processes sharing the port, each with the model, its own log writer "
         "and hot swap; more than one helps only with a core free for each (see README).",
     ),
+    access_log: bool = typer.Option(
+        True, help="Log a line per HTTP request (the prediction log keeps every answer anyway)."
+    ),
 ) -> None:
     """Serve the project's champion over HTTP; it swaps in a new champion by itself.
 
@@ -60,6 +63,7 @@ def serve(
         workers=workers,
         factory=workers > 1,
         timeout_graceful_shutdown=30,
+        access_log=access_log,
         log_level="info",
         log_config=log_config,
     )
