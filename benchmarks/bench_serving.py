@@ -8,7 +8,8 @@ log line per request (`driftline serve --no-access-log`; the minimal app logs wa
 After each driftline server stops (SIGTERM, flushing its log), its prediction log is counted
 against the answers wrk saw.
 Then the cost of each step of a request, in-process, for a lone request and per request in
-a batch of 32; the journal's cost; batch scoring vs predict_proba.
+a batch of 32 (the transform both by scikit-learn's ColumnTransformer and by the lean copy the
+server serves, `driftline.apps.serving.lean`); the journal's cost; batch scoring vs predict_proba.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import yaml
 
 from benchmarks.harness import Figure, best_of
 from driftline.apps.serving.holder import Arms, ModelHolder
+from driftline.apps.serving.lean import LeanPipeline, lean
 from driftline.apps.serving.schema import predict_request_model
 from driftline.apps.serving.scorer import BatchScorer, Job, fast_sklearn, log_rows, response
 from driftline.core.batch_scoring import score_files
@@ -222,9 +224,16 @@ def _steps(
     n = len(records)
     ids = [f"r{i}" for i in range(n)]
 
+    copied = lean(loaded.model)
+    assert isinstance(copied, LeanPipeline)
+
     def transform() -> Any:
         with fast_sklearn():
             return prepare.transform(frame)
+
+    def lean_transform() -> Any:
+        with fast_sklearn():
+            return copied._features(frame)
 
     def estimate() -> Any:
         with fast_sklearn():
@@ -238,7 +247,8 @@ def _steps(
         "parse JSON": lambda: [json.loads(b) for b in raw],
         "validate (pydantic)": lambda: [request_model.model_validate(p) for p in parsed],
         "frame building": lambda: to_frame(scorer.columns(jobs), spec),
-        "transform (ColumnTransformer)": transform,
+        "transform, scikit-learn's path": transform,
+        "transform, lean copy (served)": lean_transform,
         "estimator (predict_proba)": estimate,
         "log rows + append": append,
         "response JSON": lambda: [response(ids[i : i + 1], scored, i, i + 1) for i in range(n)],

@@ -12,9 +12,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
+import pandas as pd
+
+from driftline.apps.serving.lean import equivalent, lean, probe_rows
 from driftline.core.scoring import FeatureSpec, ScoringModel
 from driftline.storage.registry import CHALLENGER, CHAMPION, ModelRegistry
 
@@ -92,7 +95,23 @@ class ModelHolder:
             return current
         self.refused.pop(alias, None)
         log.info("%s is now %s (was %s)", alias, mv.version, current.name if current else None)
-        return loaded
+        return self._lean(loaded)
+
+    def _lean(self, loaded: ScoringModel) -> ScoringModel:
+        """The model's lean copy when it answers exactly like the model (see `lean`)."""
+        copied = lean(loaded.model)
+        if copied is None:
+            return loaded
+        try:
+            reference = pd.read_parquet(self.registry.reference_uri(loaded.name))
+        except Exception:  # no (readable) reference sample: probe with the schema's rows only
+            reference = None
+        probe = probe_rows(loaded.spec, reference)
+        if not equivalent(loaded.model, copied, probe, loaded.metadata.task):
+            log.warning("%s: its lean copy answers differently; scikit-learn's path serves it",
+                        loaded.name)  # fmt: skip
+            return loaded
+        return replace(loaded, model=copied)
 
     async def watch(self, poll_seconds: float) -> None:
         """Poll the aliases forever (cancelled at shutdown); loading runs in a worker thread."""
