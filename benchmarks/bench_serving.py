@@ -36,8 +36,8 @@ import yaml
 from benchmarks.harness import Figure, best_of
 from driftline.apps.serving.holder import Arms, ModelHolder
 from driftline.apps.serving.lean import LeanPipeline, lean
-from driftline.apps.serving.schema import predict_request_model
-from driftline.apps.serving.scorer import BatchScorer, Job, fast_sklearn, log_rows, response
+from driftline.apps.serving.schema import predict_request_model, predict_response_model
+from driftline.apps.serving.scorer import BatchScorer, Job, fast_sklearn, log_rows
 from driftline.core.batch_scoring import score_files
 from driftline.core.candidates import build_pipeline
 from driftline.core.config import FeatureSelection, Serving, load_config
@@ -251,7 +251,9 @@ def _steps(
         "transform, lean copy (served)": lean_transform,
         "estimator (predict_proba)": estimate,
         "log rows + append": append,
-        "response JSON": lambda: [response(ids[i : i + 1], scored, i, i + 1) for i in range(n)],
+        "response JSON": lambda: [
+            scorer.response(ids[i : i + 1], scored.rows(i, i + 1)) for i in range(n)
+        ],
     }
 
 
@@ -274,6 +276,7 @@ def _step_costs(loaded: Any, recs: list[dict[str, Any]], work: Path) -> dict[str
         Serving(),
         PredictionLog(work / "steps-log", flush_rows=10**9, buffer_rows=10**9),
         RequestIds(work / "steps-log"),
+        predict_response_model(loaded.spec),
     )
     costs: dict[str, dict[int, float]] = {}
     for size in (1, 32):

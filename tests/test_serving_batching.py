@@ -17,7 +17,8 @@ from test_serving import expected_proba, fit_model, metadata, records, wait_for
 
 from driftline.apps.serving.app import create_app
 from driftline.apps.serving.batching import MicroBatcher
-from driftline.core.config import Serving
+from driftline.core.candidates import build_pipeline
+from driftline.core.config import FeatureSelection, Serving
 from driftline.storage.prediction_log import read_prediction_log
 from driftline.storage.registry import ModelRegistry
 from driftline.testing.models import Slowed
@@ -218,3 +219,39 @@ def test_a_lone_http_request_does_not_pay_the_batch_wait(
         for i in range(3):
             assert client.post("/predict", json={"records": records(1, seed=i)}).status_code == 200
         assert time.perf_counter() - start < 3.0  # it would wait 3 s per request otherwise
+
+
+@pytest.mark.parametrize("task", ["multiclass", "regression"])
+def test_batched_answers_for_every_task(tmp_path: Path, task: str) -> None:
+    from test_serving_lean import table
+
+    from driftline.core.scoring import FeatureSpec, predict, to_frame
+    from driftline.testing.models import churn_metadata
+
+    df, target, schema = table(task)
+    name = "ridge" if task == "regression" else "logistic_regression"
+    fitted = build_pipeline(name, schema, FeatureSelection(), 0).fit(df, target)
+    if task == "multiclass":
+        schema = schema.model_copy(update={"classes": tuple(str(c) for c in fitted.classes_)})
+    meta = churn_metadata(table_schema=schema, task=task, positive_label=None)
+    reg = ModelRegistry(tmp_path / "registry")
+    model = Slowed(fitted, 0.03, column="band", poison=POISON)
+    reg.promote(reg.register(model, meta, status="blessed").version, reason="s")
+    spec = FeatureSpec.of(schema)
+    rows = df.astype(object).where(df.notna(), None).to_dict(orient="records")
+    bodies = [{"records": rows[3 * i : 3 * i + 1 + i % 3]} for i in range(8)]
+    app = create_app(reg, Serving(), log_dir=tmp_path / "log")
+    with TestClient(app) as client:
+        responses = concurrent_posts(client, bodies)
+        assert app.state.batcher.batches < app.state.batcher.jobs, "nothing was batched"
+    for body, r in zip(bodies, responses, strict=True):
+        assert r.status_code == 200, r.text
+        preds = r.json()["predictions"]
+        columns = {c: [r[c] for r in body["records"]] for c in spec.features}
+        want = predict(fitted, to_frame(columns, spec), task)
+        if task == "regression":
+            np.testing.assert_allclose([p["prediction"] for p in preds], want.values)
+        else:
+            assert [p["label"] for p in preds] == want.values.tolist()
+            got = [[p["probabilities"][c] for c in want.classes] for p in preds]
+            np.testing.assert_allclose(got, want.proba)

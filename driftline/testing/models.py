@@ -46,8 +46,15 @@ class Slowed:
     def classes_(self) -> Any:
         return self.model.classes_
 
-    def predict_proba(self, frame: Any) -> Any:
+    def _check(self, frame: Any) -> None:
         time.sleep(self.delay)
         if (frame[self.column] == self.poison).any():
             raise ValueError(f"column {self.column!r}: {self.poison!r} cannot be scored")
+
+    def predict_proba(self, frame: Any) -> Any:
+        self._check(frame)
         return self.model.predict_proba(frame)
+
+    def predict(self, frame: Any) -> Any:
+        self._check(frame)
+        return self.model.predict(frame)

@@ -26,10 +26,9 @@ from pydantic import BaseModel
 
 from driftline.apps.serving.holder import Arms, ModelHolder
 from driftline.apps.serving.routing import canary_mask
-from driftline.apps.serving.schema import Prediction, PredictResponse
+from driftline.apps.serving.schema import answers
 from driftline.core.config import Serving
-from driftline.core.scoring import FeatureSpec, Predictions, ScoringModel, predict, to_frame
-from driftline.errors import ServingError
+from driftline.core.scoring import FeatureSpec, ScoringModel, output_columns, to_frame
 from driftline.storage.log_writer import PredictionLog
 from driftline.storage.prediction_log import Columns
 from driftline.storage.registry import CHALLENGER, CHAMPION
@@ -50,26 +49,17 @@ class Job:
 
 @dataclass
 class Scored:
-    """A batch scored by the served arms: per row, what the model said (`Predictions` of the
-    model's task, rows in the batch's order) and which version and arm said it."""
+    """A batch scored by the served arms: per row, the task's output columns
+    (`scoring.output_columns`) and which version and arm answered."""
 
-    predictions: Predictions
+    outputs: dict[str, np.ndarray]
     model: np.ndarray
     arm: np.ndarray
 
-
-def merge(parts: list[tuple[np.ndarray, Predictions]], n: int) -> Predictions:
-    """One `Predictions` of `n` rows from each arm's predictions of its rows (`index`)."""
-    first = parts[0][1]
-    if len(parts) == 1 and len(parts[0][0]) == n:
-        return first
-    values = np.empty(n, dtype=object if first.values.dtype == object else first.values.dtype)
-    proba = None if first.proba is None else np.empty((n, *first.proba.shape[1:]))
-    for index, part in parts:
-        values[index] = part.values
-        if proba is not None and part.proba is not None:
-            proba[index] = part.proba
-    return Predictions(values=values, proba=proba, classes=first.classes)
+    def rows(self, start: int, end: int) -> Scored:
+        """Rows `start:end` (one request of the batch)."""
+        outputs = {k: v[start:end] for k, v in self.outputs.items()}
+        return Scored(outputs, self.model[start:end], self.arm[start:end])
 
 
 def fast_sklearn() -> Any:
@@ -88,8 +78,10 @@ class BatchScorer:
         settings: Serving,
         predlog: PredictionLog,
         request_ids: RequestIds,
+        response_model: type[BaseModel],
     ) -> None:
         self.holder = holder
+        self.response_model = response_model
         self.spec = spec
         self.settings = settings
         self.predlog = predlog
@@ -140,20 +132,21 @@ class BatchScorer:
         if self.settings.strategy == "canary" and arms.challenger is not None:
             keys = columns[self.spec.key] if self.spec.key else [None] * n
             mask = canary_mask(keys, self.settings.canary_share, self.rng)
+        outputs: dict[str, np.ndarray] = {}
         model = np.empty(n, dtype=object)
         arm = np.empty(n, dtype=object)
-        parts: list[tuple[np.ndarray, Predictions]] = []
         for loaded, name, sel in (
             (arms.champion, CHAMPION, ~mask),
             (arms.challenger, CHALLENGER, mask),
         ):
             if loaded is None or not sel.any():
                 continue
-            rows = frame if sel.all() else frame[sel]
-            parts.append((np.flatnonzero(sel), predict(loaded.model, rows, loaded.metadata.task)))
+            said = loaded.predict(frame if sel.all() else frame[sel])
+            for column, values in output_columns(said, self.spec.task).items():
+                outputs.setdefault(column, np.empty(n, dtype=values.dtype))[sel] = values
             model[sel] = loaded.name
             arm[sel] = name
-        return Scored(merge(parts, n), model, arm)
+        return Scored(outputs, model, arm)
 
     def answer(
         self, jobs: list[Job], arms: Arms, frame: pd.DataFrame, columns: Columns, scored: Scored
@@ -179,9 +172,14 @@ class BatchScorer:
             if logged == "refused":
                 out.append(HTTPException(503, LOG_FULL))
             else:
-                out.append(response(ids[start:end], scored, start, end))
+                out.append(self.response(ids[start:end], scored.rows(start, end)))
             start = end
         return out
+
+    def response(self, ids: list[str], scored: Scored) -> bytes:
+        """One request's answer (its rows of the batch) as the JSON of the task's response."""
+        said = answers(self.spec, ids, scored.outputs, scored.model.tolist())
+        return self.response_model(predictions=said).model_dump_json().encode()
 
     def shadow(
         self,
@@ -195,13 +193,15 @@ class BatchScorer:
         start = time.perf_counter()
         try:
             with fast_sklearn():
-                said = predict(challenger.model, frame, challenger.metadata.task)
+                outputs = output_columns(challenger.predict(frame), self.spec.task)
         except Exception:
             log.exception("the shadow challenger %s failed on a batch", challenger.name)
             return
         n = len(ids)
         scored = Scored(
-            said, np.full(n, challenger.name, dtype=object), np.full(n, CHALLENGER, dtype=object)
+            outputs,
+            np.full(n, challenger.name, dtype=object),
+            np.full(n, CHALLENGER, dtype=object),
         )
         latency = [(time.perf_counter() - start) * 1000] * n
         rows = log_rows(columns, ids, batches, scored, served=False, latency_ms=latency)
@@ -227,31 +227,7 @@ def log_rows(
         "model_version": scored.model.tolist(),
         "arm": scored.arm.tolist(),
         "served": [served] * n,
-        "probability": _positive(scored.predictions).tolist(),
-        "label": scored.predictions.values.tolist(),
+        **{name: values.tolist() for name, values in scored.outputs.items()},
         "latency_ms": latency_ms,
         **columns,
     }
-
-
-def _positive(said: Predictions) -> np.ndarray:
-    """The positive class's probability of a binary model's predictions."""
-    if said.proba is None or said.proba.ndim != 1:
-        raise ServingError("this server answers binary classifiers only")
-    return said.proba
-
-
-def response(ids: list[str], scored: Scored, start: int, end: int) -> bytes:
-    """One request's answer, rows `start:end` of the batch, as the JSON of `PredictResponse`."""
-    said = scored.predictions
-    predictions = [
-        Prediction(request_id=i, label=lb, probability=p, model_version=v)
-        for i, lb, p, v in zip(
-            ids,
-            said.values[start:end].tolist(),
-            _positive(said)[start:end].tolist(),
-            scored.model[start:end].tolist(),
-            strict=True,
-        )
-    ]
-    return PredictResponse(predictions=predictions).model_dump_json().encode()
