@@ -27,6 +27,7 @@ from driftline.storage.registry import CHAMPION, ModelRegistry, ModelVersion, fo
 from tasks.evaluate import compare, evaluate, evaluate_baseline
 from tasks.gate import gate
 from tasks.ingest import ingest
+from tasks.leakage import leak_check
 from tasks.record import record_training
 from tasks.register import promote, reference, register
 from tasks.split import split
@@ -87,6 +88,7 @@ def fit_gate_promote(
     for note in schema.notes:
         logger.info("schema: %s", note)
     parts = split(cfg, ingested, champion_training_set(champion))
+    leaks = leak_check(cfg, parts, schema)
     n_jobs = cores_per_candidate(cfg.training.n_jobs, len(names))
     futures = [train_candidate.submit(cfg, parts, schema, name, n_jobs) for name in names]
     trained = {future.result().name: future.result() for future in futures}
@@ -129,6 +131,7 @@ def fit_gate_promote(
         blessing,
         trigger,
         str(flow_run.id) if flow_run.id else None,
+        warnings=leaks,
     )
     sample = reference(
         chosen,
@@ -219,6 +222,7 @@ def fit_gate_promote(
         card_path=registry.card_path(version.version),
         report_dir=str(folder),
         report_path=report,
+        warnings=leaks,
     )
 
 

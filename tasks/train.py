@@ -43,6 +43,7 @@ def fit_shapes(cfg: ProjectConfig, split: Split, schema: Schema, candidate: str)
                 "threshold",
                 "feature_selection",
                 "primary_metric",
+                "calibration",
             },
         ),
     }

@@ -218,3 +218,94 @@ def test_breast_cancer_binary_keeps_its_threshold(tmp_path: Path) -> None:
     record = evaluate_model(result.model, parts.holdout, schema, cfg, name="lr")
     assert record.threshold == result.threshold and 0 < record.threshold < 1
     assert record.metrics["roc_auc"] > 0.95
+
+
+def test_a_feature_that_alone_predicts_the_target_is_flagged(tmp_path: Path) -> None:
+    from driftline.core.leakage import leak_warnings
+
+    cfg, df, schema = _read(write_table_project(tmp_path / "bc", "breast_cancer"))
+    df["diagnosis_code"] = (df["target"] == "malignant").astype(float) * 3 + 1
+    schema = schema.model_copy(update={"numeric": (*schema.numeric, "diagnosis_code")})
+    warnings = leak_warnings(df[schema.features], labels(df, cfg, "binary"), schema, seed=0)
+    assert len(warnings) == 1 and "'diagnosis_code'" in warnings[0] and "ROC AUC" in warnings[0]
+    assert "features.exclude" in warnings[0]
+
+    cfg, df, schema = _read(write_table_project(tmp_path / "db", "diabetes"))
+    assert leak_warnings(df[schema.features], df["target"], schema, seed=0) == []
+    df["target_copy"] = df["target"] * 2 + 1
+    schema = schema.model_copy(update={"numeric": (*schema.numeric, "target_copy")})
+    [warning] = leak_warnings(df[schema.features], df["target"], schema, seed=0)
+    assert "'target_copy'" in warning and "R²" in warning
+
+
+def test_probabilities_stay_meaningful_and_calibration_is_shown(tmp_path: Path) -> None:
+    """No class_weight='balanced': the mean probability tracks the positive rate; the record
+    carries the Brier score and a reliability curve; calibration is one setting away."""
+    from sklearn.calibration import CalibratedClassifierCV
+
+    cfg, df, schema = _read(write_table_project(tmp_path, "breast_cancer"))
+    cfg = _small(cfg)
+    parts = split_frame(df, cfg, [*schema.features, schema.target], None, schema.task)
+    y = labels(parts.train, cfg, schema.task)
+    result = search("logistic_regression", parts.train, y, schema, cfg.training)
+    record = evaluate_model(result.model, parts.holdout, schema, cfg, tmp_path / "lr", name="lr")
+    c = record.calibration
+    assert c is not None and c.brier == pytest.approx(record.metrics["brier"])
+    assert abs(c.mean_probability - c.positive_rate) < 0.05
+    assert c.curve and all(0 <= p <= 1 and 0 <= o <= 1 for p, o in c.curve)
+    assert "reliability_curve" in record.artifacts
+    calibrated = search(
+        "logistic_regression", parts.train, y, schema, _small(cfg, calibration="sigmoid").training
+    )
+    assert isinstance(calibrated.model.estimator, CalibratedClassifierCV)
+    assert 0 < calibrated.threshold < 1
+
+
+@pytest.mark.parametrize(
+    ("table_name", "candidate", "metric"),
+    [
+        (
+            "wine",
+            {
+                "name": "lgbm",
+                "estimator": "lightgbm.LGBMClassifier",
+                "params": {"n_estimators": 30, "verbose": -1, "min_child_samples": 5},
+                "search": {
+                    "learning_rate": {"loguniform": [0.05, 0.3]},
+                    "num_leaves": {"randint": [4, 16]},
+                },
+            },
+            "f1_macro",
+        ),
+        (
+            "diabetes",
+            {
+                "name": "xgb",
+                "estimator": "xgboost.XGBRegressor",
+                "params": {"n_estimators": 40, "max_depth": 3},
+                "search": {"learning_rate": {"uniform": [0.05, 0.3]}},
+            },
+            "r2",
+        ),
+    ],
+)
+def test_lightgbm_and_xgboost_train_by_import_path(
+    tmp_path: Path, table_name, candidate, metric
+) -> None:
+    """The optional extra `boosting` (pip install -e '.[boosting]'); skipped without it."""
+    pytest.importorskip(candidate["estimator"].split(".")[0])
+    path = write_table_project(tmp_path, table_name, training={"candidates": [candidate]})
+    cfg, df, schema = _read(path)
+    cfg = _small(cfg)
+    parts = split_frame(df, cfg, [*schema.features, schema.target], None, schema.task)
+    y = labels(parts.train, cfg, schema.task)
+    result = search(candidate["name"], parts.train, y, schema, cfg.training)
+    record = evaluate_model(result.model, parts.holdout, schema, cfg, name=candidate["name"])
+    assert type(result.model.named_steps["model"]).__name__ == candidate["estimator"].split(".")[1]
+    assert record.metrics[metric] > 0.2
+
+
+@pytest.mark.parametrize(("name", "task"), [("spend", "regression"), ("next-step", None)])
+def test_the_readme_example_configs_load(name: str, task: str | None) -> None:
+    cfg = load_config(Path(__file__).resolve().parents[1] / "examples" / f"{name}.yaml")
+    assert cfg.target.task == task and cfg.features.exclude == ["snapshot_date"]

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
+from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer
 from sklearn.feature_selection import SelectKBest, f_classif, f_regression
 from sklearn.impute import SimpleImputer
@@ -126,7 +127,9 @@ def search(
     """Seeded randomized search on the primary metric, refit on all of X; for a binary task
     then a threshold.
 
-    Folds are stratified for classification, shuffled for regression. The best-F1 threshold
+    Folds are stratified for classification, shuffled for regression. With
+    `training.calibration` a classifier's refitted best is calibrated on the same folds
+    (`CalibratedClassifierCV`) before its threshold is chosen. The best-F1 threshold
     comes from out-of-fold predictions on X of the best setting: the holdout is not an
     argument, so it cannot leak into the threshold. It is kept inside the model
     (`FixedThresholdClassifier` around the refitted pipeline), so `predict` applies it.
@@ -156,19 +159,23 @@ def search(
     threshold = None
     with threadpool_limits(limits=n_jobs, user_api="openmp"):
         searcher.fit(X, y)
+        best = searcher.best_estimator_
+        if task != "regression" and training.calibration != "none":
+            best = CalibratedClassifierCV(
+                clone(best), method=training.calibration, cv=folds, n_jobs=n_jobs
+            ).fit(X, y)
         if task == "binary" and training.threshold.strategy == "fixed":
             threshold = training.threshold.value
         elif task == "binary":
-            best = clone(searcher.best_estimator_)
-            oof = cross_val_predict(best, X, y, cv=folds, method="predict_proba", n_jobs=n_jobs)
+            oof = cross_val_predict(
+                clone(best), X, y, cv=folds, method="predict_proba", n_jobs=n_jobs
+            )
             threshold = best_f1_threshold(y, oof[:, 1])
     params = {k.removeprefix("model__"): _plain(v) for k, v in searcher.best_params_.items()}
     score = float(searcher.best_score_)
     return SearchResult(
         name=name,
-        model=searcher.best_estimator_
-        if threshold is None
-        else FixedThresholdClassifier(searcher.best_estimator_, threshold=threshold),
+        model=best if threshold is None else FixedThresholdClassifier(best, threshold=threshold),
         params=params,
         cv_score=-score if direction(metric) == "lower" else score,
         threshold=threshold,

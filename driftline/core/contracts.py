@@ -182,6 +182,17 @@ class FeatureImportance(BaseModel):
     std: float
 
 
+class Calibration(BaseModel):
+    """How far a binary model's probabilities can be taken at their word, on the holdout:
+    the Brier score, the mean probability against the positive rate, and the reliability
+    curve (mean predicted probability and observed positive share per bin)."""
+
+    brier: float
+    mean_probability: float
+    positive_rate: float
+    curve: list[tuple[float, float]]
+
+
 class EvaluationRecord(BaseModel):
     """One model scored on one holdout (of a binary, multiclass or regression task)."""
 
@@ -204,6 +215,7 @@ class EvaluationRecord(BaseModel):
         description="Per slice column and metric: largest minus smallest group value.",
     )
     permutation_importance: list[FeatureImportance] = Field(default_factory=list)
+    calibration: Calibration | None = None
     artifacts: dict[str, str] = Field(default_factory=dict, description="File name → path.")
     model_path: str | None = None
 
@@ -275,6 +287,7 @@ class TrainingOutcome(BaseModel):
     report_path: str | None = None
     validation: str | None = None
     data_docs: str | None = None
+    warnings: list[str] = Field(default_factory=list)
 
 
 class RetrainingOutcome(BaseModel):

@@ -52,17 +52,19 @@ SEARCH_SPACES: dict[str, dict[str, Any]] = {
 
 def _built_in(name: str, task: TaskKind, seed: int) -> BaseEstimator:
     classify = is_classification(task)
+    # No class_weight="balanced": it shifts every probability towards the minority class.
+    # Imbalance is the decision threshold's job (best F1 on out-of-fold predictions).
     if name == "logistic_regression":
-        return LogisticRegression(class_weight="balanced", max_iter=2000)
+        return LogisticRegression(max_iter=2000)
     if name == "ridge":
         return Ridge()
     if name == "random_forest":
         if classify:
-            return RandomForestClassifier(class_weight="balanced_subsample", random_state=seed)
+            return RandomForestClassifier(random_state=seed)
         return RandomForestRegressor(random_state=seed)
     if name == "hist_gradient_boosting":
         if classify:
-            return HistGradientBoostingClassifier(class_weight="balanced", random_state=seed)
+            return HistGradientBoostingClassifier(random_state=seed)
         return HistGradientBoostingRegressor(random_state=seed)
     raise ValueError(f"unknown candidate '{name}'; one of {list(BUILT_IN[task])}")
 
@@ -96,10 +98,18 @@ def _custom(spec: CustomCandidate, seed: int) -> BaseEstimator:
     ):
         raise ValueError(f"{spec.estimator} is not a scikit-learn estimator (no fit/get_params)")
     known = estimator.get_params()
-    for where, keys in (("params", spec.params), ("search", spec.search)):
-        for key in keys:
-            if key not in known:
-                raise ValueError(f"{where}.{key}: {cls.__name__} has no parameter '{key}'")
+    unknown = [key for key in spec.params if key not in known]
+    if unknown:  # some (LightGBM) take extra keyword arguments their get_params lists then
+        try:
+            estimator = cls(**spec.params)
+        except TypeError:
+            raise ValueError(
+                f"params.{unknown[0]}: {cls.__name__} has no parameter '{unknown[0]}'"
+            ) from None
+        known = estimator.get_params()
+    for key in spec.search:
+        if key not in known:
+            raise ValueError(f"search.{key}: {cls.__name__} has no parameter '{key}'")
     if "random_state" in known and "random_state" not in spec.params:
         estimator.set_params(random_state=seed)
     return estimator.set_params(**spec.params)

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from sklearn.calibration import CalibrationDisplay, calibration_curve
 from sklearn.inspection import permutation_importance
 from sklearn.metrics import (
     ConfusionMatrixDisplay,
@@ -41,7 +42,13 @@ from sklearn.model_selection import train_test_split
 
 from driftline.core.candidates import labels
 from driftline.core.config import ProjectConfig
-from driftline.core.contracts import EvaluationRecord, FeatureImportance, Schema, SliceGroup
+from driftline.core.contracts import (
+    Calibration,
+    EvaluationRecord,
+    FeatureImportance,
+    Schema,
+    SliceGroup,
+)
 from driftline.core.scoring import Predictions, decision_threshold, predict
 from driftline.core.task_kinds import LOWER_IS_BETTER, primary_metric, scorer
 
@@ -49,6 +56,7 @@ IMPORTANCE_MAX_ROWS = 2000
 IMPORTANCE_REPEATS = 3
 SLICE_METRICS = ("roc_auc", "recall", "precision", "positive_rate")
 MISSING_GROUP = "(missing)"
+CALIBRATION_BINS = 10
 
 
 def classification_metrics(y: np.ndarray, proba: np.ndarray, pred: np.ndarray) -> dict[str, float]:
@@ -192,7 +200,21 @@ def _drawers(y: np.ndarray, p: Predictions, task: str, name: str) -> dict[str, A
         "pr_curve": lambda ax: PrecisionRecallDisplay.from_predictions(
             y, p.proba, name=name, ax=ax
         ),
+        "reliability_curve": lambda ax: CalibrationDisplay.from_predictions(
+            y, p.proba, n_bins=CALIBRATION_BINS, name=name, ax=ax
+        ),
     }
+
+
+def calibration(y: np.ndarray, proba: np.ndarray) -> Calibration:
+    """Brier score, mean probability against the positive rate, and the reliability curve."""
+    observed, predicted = calibration_curve(y, proba, n_bins=CALIBRATION_BINS)
+    return Calibration(
+        brier=float(brier_score_loss(y, proba)),
+        mean_probability=float(proba.mean()),
+        positive_rate=float(y.mean()),
+        curve=[(float(p), float(o)) for p, o in zip(predicted, observed, strict=True)],
+    )
 
 
 def _plots(y: np.ndarray, p: Predictions, task: str, name: str, out_dir: Path) -> dict[str, str]:
@@ -239,6 +261,7 @@ def _record(
         "confusion_matrix": confusion_matrix(y, p.values, labels=[0, 1]).tolist(),
         "slices": slices,
         "slice_gaps": gaps,
+        "calibration": calibration(y, p.proba),
     }
 
 

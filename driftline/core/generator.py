@@ -1,9 +1,12 @@
-"""Seeded synthetic customer-churn data: the embedded default data of the demo and tests.
+"""Seeded synthetic customer data: the embedded default data of the demo and tests.
 
 Written by hand because no library ships a churn simulator with drift knobs: sklearn's
 `make_classification` has no named, typed columns, missing values or category mixes.
-The label comes from a logistic model of the features, so a good classifier reaches a
-ROC AUC of about 0.85; the drift knobs move exactly what they name.
+One population, three targets (`task`): binary `churned` comes from a logistic model of the
+features (a good classifier reaches a ROC AUC of about 0.85); regression
+`next_month_spend` from a linear model with noise; multiclass `next_step` (stay, downgrade,
+upgrade, churn) from a softmax of four linear scores. The drift knobs move exactly what
+they name; `concept` blends each target's model towards a different one.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ NUMERIC = [
 ]
 CATEGORICAL = ["contract", "payment_method", "internet_service", "region"]
 TARGET = "churned"
+TARGETS = {"binary": TARGET, "regression": "next_month_spend", "multiclass": "next_step"}
+NEXT_STEPS = ("stay", "downgrade", "upgrade", "churn")
 ID = "customer_id"
 TIMESTAMP = "snapshot_date"
 
@@ -109,14 +114,48 @@ def _logit(df: pd.DataFrame, concept: float) -> np.ndarray:
     return (1.0 - concept) * base + concept * drifted
 
 
+def _spend(df: pd.DataFrame, concept: float, noise: np.ndarray) -> np.ndarray:
+    """Next month's spend; the drifted model makes usage, not the plan, drive it."""
+    charges = df["monthly_charges"].to_numpy()
+    usage = df["data_usage_gb"].to_numpy()
+    fiber = (df["internet_service"] == "fiber").to_numpy(float)
+    base = 0.9 * charges + 0.4 * usage + 8.0 * fiber + 2.0 * df["support_calls"].to_numpy()
+    drifted = 0.4 * charges + 2.5 * usage - 5.0 * fiber + 20.0
+    return ((1.0 - concept) * base + concept * drifted + noise).round(2)
+
+
+def _next_step(df: pd.DataFrame, concept: float, rng: np.random.Generator) -> np.ndarray:
+    """The customer's next step, drawn from a softmax of one linear score per step."""
+    churn = _logit(df, concept)
+    charges = (df["monthly_charges"].to_numpy() - 70.0) / 30.0
+    usage = np.log1p(df["data_usage_gb"].to_numpy()) - 2.5
+    two_year = (df["contract"] == "two_year").to_numpy(float)
+    scores = np.column_stack(
+        [
+            np.full(len(df), 1.0) + 0.8 * two_year,
+            0.9 * charges - 0.5 * usage - 0.2 + concept * (1.5 * usage - 1.8 * charges),
+            1.6 * usage - 0.4 * charges - 0.6,
+            churn,
+        ]
+    )
+    p = np.exp(scores - scores.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    picks = (rng.random(len(df))[:, None] > p.cumsum(axis=1)).sum(axis=1)
+    return np.asarray(NEXT_STEPS, dtype=object)[np.minimum(picks, len(NEXT_STEPS) - 1)]
+
+
 def generate(
     n_rows: int = 10_000,
     seed: int = 0,
     drift: Drift | None = None,
     start_id: int = 0,
     start_date: str = "2026-01-01",
+    task: str = "binary",
 ) -> pd.DataFrame:
-    """One seeded population of customers; the same arguments give the same frame."""
+    """One seeded population of customers with the `task`'s target (see TARGETS); the same
+    arguments give the same frame."""
+    if task not in TARGETS:
+        raise ValueError(f"unknown task '{task}'; one of {list(TARGETS)}")
     if n_rows < 1:
         raise ValueError("n_rows must be at least 1")
     drift = drift or Drift()
@@ -147,12 +186,18 @@ def generate(
     )
     p = 1.0 / (1.0 + np.exp(-_logit(df, drift.concept)))
     df[TARGET] = (rng.random(n) < p).astype(int)
+    # The other targets draw from their own stream: the churn data keeps its bytes.
+    other = np.random.default_rng([seed, 1])
+    if task == "regression":
+        df[TARGETS[task]] = _spend(df, drift.concept, other.normal(0.0, 6.0, n))
+    elif task == "multiclass":
+        df[TARGETS[task]] = _next_step(df, drift.concept, other)
     for col, share in MISSING.items():
         df.loc[rng.random(n) < share, col] = np.nan if col in NUMERIC else None
     for col in ("tenure_months", "monthly_charges", "total_charges", "age", "data_usage_gb"):
         df[col] = df[col].round(2)
     df["days_since_last_login"] = df["days_since_last_login"].round(1)
-    return df[[ID, TIMESTAMP, *NUMERIC, *CATEGORICAL, TARGET]]
+    return df[[ID, TIMESTAMP, *NUMERIC, *CATEGORICAL, TARGETS[task]]]
 
 
 def write_batches(
@@ -163,15 +208,17 @@ def write_batches(
     drift: Drift | None = None,
     fmt: str = "csv",
     start_id: int = 0,
+    task: str = "binary",
 ) -> list[Path]:
-    """Write `n_batches` CSV/Parquet files that together hold `n_rows` customers."""
+    """Write `n_batches` CSV/Parquet files that together hold `n_rows` customers, with the
+    target of `task` (see TARGETS)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     sizes = np.full(n_batches, n_rows // n_batches)
     sizes[: n_rows % n_batches] += 1
     paths, start = [], start_id
     for i, size in enumerate(sizes):
-        df = generate(int(size), seed=seed * 1000 + i, drift=drift, start_id=start)
+        df = generate(int(size), seed=seed * 1000 + i, drift=drift, start_id=start, task=task)
         start += int(size)
         path = folder / f"batch_{i:03d}.{fmt}"
         if fmt == "csv":

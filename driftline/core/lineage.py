@@ -50,8 +50,10 @@ def model_metadata(
     blessing: Blessing,
     trigger: str,
     flow_run_id: str | None,
+    warnings: list[str] | None = None,
 ) -> ModelMetadata:
-    """The metadata of a trained candidate: data, config, metrics, gate, schema."""
+    """The metadata of a trained candidate: data, config, metrics, gate, schema, and the
+    run's warnings (possible leaks)."""
     return ModelMetadata(
         project=cfg.project,
         candidate=record.name,
@@ -70,6 +72,8 @@ def model_metadata(
         split_strategy=split.strategy,
         time_cutoff=split.time_cutoff,
         lineage=Lineage(flow_run_id=flow_run_id, trigger=trigger, config_hash=cfg.fingerprint()),
+        warnings=warnings or [],
+        calibration=record.calibration,
     )
 
 

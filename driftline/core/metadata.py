@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from driftline.core.contracts import (
     Blessing,
+    Calibration,
     Check,
     DatasetRef,
     FeatureImportance,
@@ -76,6 +77,10 @@ class ModelMetadata(_Frozen):
     split_strategy: str | None = None
     time_cutoff: str | None = None
     lineage: Lineage = Field(default_factory=Lineage)
+    warnings: list[str] = Field(
+        default_factory=list, description="What the run warned of (a feature that may leak)."
+    )
+    calibration: Calibration | None = Field(None, description="Binary: reliability on the holdout.")
 
     @property
     def target(self) -> str:

@@ -34,6 +34,7 @@ def training_outcome(outcome: TrainingOutcome) -> str:
         f"  metrics: {metrics}",
         f"  gate {against}: "
         + ("passed" if not outcome.blessing_reasons else "; ".join(outcome.blessing_reasons)),
+        *(f"  WARNING: {w}" for w in outcome.warnings),
         *([f"  validation: {outcome.validation}"] if outcome.validation else []),
         *([f"  Data Docs: {outcome.data_docs}"] if outcome.data_docs else []),
         f"  model card: {outcome.card_path}",

@@ -23,14 +23,23 @@ def generate(
         None,
         help='Drift as JSON, e.g. \'{"shift": {"monthly_charges": 20}, "concept": 0.5}\'.',
     ),
+    task: str = typer.Option(
+        "binary",
+        help="Target: binary (churned), regression (next_month_spend) or multiclass "
+        "(next_step: stay/downgrade/upgrade/churn).",
+    ),
 ) -> None:
-    """Write seeded synthetic customer-churn batches (optionally drifted)."""
-    from driftline.core.generator import Drift, write_batches
+    """Write seeded synthetic customer batches (optionally drifted) with a task's target."""
+    from driftline.core.generator import TARGETS, Drift, write_batches
 
     with user_errors():
         try:
             spec = Drift(**json.loads(drift)) if drift else None
         except (json.JSONDecodeError, TypeError, ValueError) as exc:
             raise typer.BadParameter(f"--drift: {exc}") from None
-        paths = write_batches(out, n_rows=rows, n_batches=batches, seed=seed, drift=spec, fmt=fmt)
+        if task not in TARGETS:
+            raise typer.BadParameter(f"--task: '{task}' is not one of {list(TARGETS)}")
+        paths = write_batches(
+            out, n_rows=rows, n_batches=batches, seed=seed, drift=spec, fmt=fmt, task=task
+        )
     typer.echo(f"wrote {rows} rows in {len(paths)} file(s) under {out}")

@@ -87,6 +87,11 @@ class Training(Section):
     seed: int = 42
     n_jobs: int = Field(2, ge=1, description="Cores shared by all candidates of one run.")
     threshold: Threshold = Field(default_factory=Threshold)
+    calibration: Literal["none", "sigmoid", "isotonic"] = Field(
+        "none",
+        description="Calibrate a classifier's probabilities on the CV folds "
+        "(CalibratedClassifierCV); none: as the estimator gives them.",
+    )
     feature_selection: FeatureSelection = Field(default_factory=FeatureSelection)
     slice_columns: list[str] = Field(default_factory=list)
     reference_sample_rows: int = Field(5000, ge=100)

@@ -36,12 +36,14 @@ def render_card(mv: ModelVersion) -> str:
         f"- Training data fingerprint: `{m.data.fingerprint if m.data else 'not recorded'}`",
         f"- Holdout fingerprint: `{m.holdout.fingerprint if m.holdout else 'not recorded'}`",
         "",
+        *(["## Warnings", "", *(f"- **{w}**" for w in m.warnings), ""] if m.warnings else []),
         "## Metrics (holdout)",
         "",
         "| metric | value |",
         "|---|---|",
         *(f"| {k} | {_fmt(v)} |" for k, v in m.metrics.items()),
         "",
+        *_calibration(m),
         "## Blessing",
         "",
         f"The gates {'passed' if mv.status == 'blessed' else 'rejected'} this version.",
@@ -74,6 +76,25 @@ def render_card(mv: ModelVersion) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _calibration(m: ModelMetadata) -> list[str]:
+    """Binary: whether the probabilities can be read as probabilities (reliability curve)."""
+    c = m.calibration
+    if c is None:
+        return []
+    return [
+        "## Calibration (holdout)",
+        "",
+        f"Brier score {c.brier:.4f}; mean predicted probability {c.mean_probability:.3f} "
+        f"against a positive rate of {c.positive_rate:.3f}. Reliability curve "
+        "(`reliability_curve.png`): mean predicted probability → observed positive share.",
+        "",
+        "| predicted | observed |",
+        "|---|---|",
+        *(f"| {p:.3f} | {o:.3f} |" for p, o in c.curve),
+        "",
+    ]
 
 
 def _purpose(m: ModelMetadata) -> str:
