@@ -309,3 +309,24 @@ def test_lightgbm_and_xgboost_train_by_import_path(
 def test_the_readme_example_configs_load(name: str, task: str | None) -> None:
     cfg = load_config(Path(__file__).resolve().parents[1] / "examples" / f"{name}.yaml")
     assert cfg.target.task == task and cfg.features.exclude == ["snapshot_date"]
+
+
+def test_the_generator_writes_a_target_per_task_with_drift_knobs() -> None:
+    from driftline.core.generator import TARGETS, Drift, generate
+
+    churn = generate(3000, seed=4)
+    for kind in ("regression", "multiclass"):
+        df = generate(3000, seed=4, task=kind)
+        again = generate(3000, seed=4, task=kind)
+        pd.testing.assert_frame_equal(df, again)
+        assert TARGETS[kind] in df.columns and "churned" not in df.columns
+        # The features are the churn population's: one generator, three targets.
+        pd.testing.assert_frame_equal(df.iloc[:, :-1], churn.iloc[:, :-1])
+        decision = decide_task(df[TARGETS[kind]], TARGETS[kind], None)
+        assert decision.task == kind
+    spend = generate(3000, seed=4, task="regression")["next_month_spend"]
+    drifted = generate(3000, seed=4, task="regression", drift=Drift(concept=1.0))
+    assert abs(drifted["next_month_spend"].mean() - spend.mean()) > 3
+    steps = generate(3000, seed=4, task="multiclass")["next_step"].value_counts(normalize=True)
+    moved = generate(3000, seed=4, task="multiclass", drift=Drift(concept=1.0))
+    assert abs(moved["next_step"].value_counts(normalize=True)["churn"] - steps["churn"]) > 0.05

@@ -19,6 +19,7 @@ from driftline.storage.prediction_log import import_feedback, log_root
 from driftline.storage.registry import CHAMPION, ModelRegistry
 from driftline.testing.tables import TARGET, write_table_project
 from flows.monitoring import monitoring
+from flows.retraining import retraining
 from flows.scoring import batch_scoring
 from flows.training import training
 
@@ -115,6 +116,12 @@ def test_regression_trains_serves_scores_and_monitors(prefect_server: None, tmp_
     assert result.prediction_drift is not None and result.prediction_drift.kind == "numeric"
     assert result.target_drift is not None and result.target_drift.kind == "numeric"
     assert not result.performance_alert  # the default floor of a regression task: r2 >= 0
+
+    # Retraining on the champion's rows plus the labelled log: numbers, not classes.
+    retrained = retraining(config_path=str(path), reason="manual")
+    assert retrained.status == "completed" and retrained.training is not None
+    assert retrained.training.outcome == "promoted", retrained.training.blessing_reasons
+    assert "rmse" in retrained.training.metrics
 
 
 def test_multiclass_with_a_custom_estimator_trains_serves_scores_and_monitors(
