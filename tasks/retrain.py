@@ -88,8 +88,8 @@ def assemble_training_set(
         recent, skipped = labelled_log(cfg, schema, reference[schema.target])
         if skipped:
             get_run_logger().warning(
-                "skipped %d labelled row(s) of %s whose label is not a class of '%s' "
-                "(classes: %s): %s",
+                "skipped %d labelled row(s) of %s whose label '%s' cannot take "
+                "(classes, or numbers for regression: %s): %s",
                 sum(skipped.values()),
                 recent_files[0],
                 schema.target,

@@ -330,3 +330,16 @@ def test_the_generator_writes_a_target_per_task_with_drift_knobs() -> None:
     steps = generate(3000, seed=4, task="multiclass")["next_step"].value_counts(normalize=True)
     moved = generate(3000, seed=4, task="multiclass", drift=Drift(concept=1.0))
     assert abs(moved["next_step"].value_counts(normalize=True)["churn"] - steps["churn"]) > 0.05
+
+
+def test_an_estimator_that_cannot_fit_class_names_is_refused_at_config_load(tmp_path: Path) -> None:
+    pytest.importorskip("xgboost")
+    path = write_table_project(tmp_path, "wine")
+    raw = yaml.safe_load(path.read_text())
+    raw["target"]["task"] = "multiclass"
+    raw["training"] = {"candidates": [{"name": "xgb", "estimator": "xgboost.XGBClassifier"}]}
+    path.write_text(yaml.safe_dump(raw))
+    with pytest.raises(
+        ConfigError, match=r"\('xgb'\)\.estimator: .*cannot fit the targets of a multiclass"
+    ):
+        load_config(path)

@@ -10,10 +10,12 @@ naming the candidate and the key.
 from __future__ import annotations
 
 import importlib
+import warnings
 from typing import Any
 
+import numpy as np
 from scipy.stats import loguniform, randint, uniform
-from sklearn.base import BaseEstimator, is_classifier, is_regressor
+from sklearn.base import BaseEstimator, clone, is_classifier, is_regressor
 from sklearn.ensemble import (
     HistGradientBoostingClassifier,
     HistGradientBoostingRegressor,
@@ -115,16 +117,34 @@ def _custom(spec: CustomCandidate, seed: int) -> BaseEstimator:
     return estimator.set_params(**spec.params)
 
 
+# Targets of a probe fit, as driftline hands them to an estimator: 0/1 for binary, class
+# names as text for multiclass, floats for regression.
+_PROBE_TARGETS: dict[TaskKind, list[Any]] = {
+    "binary": [0, 1] * 15,
+    "multiclass": ["a", "b", "c"] * 10,
+    "regression": [float(i) for i in range(30)],
+}
+
+
 def _fits_task(estimator: BaseEstimator, task: TaskKind) -> str | None:
-    """What stops `estimator` from serving `task`, or None."""
+    """What stops `estimator` from serving `task`, or None: its kind, predict_proba for
+    classification, and a probe fit on 30 rows of the targets driftline passes (XGBoost's
+    classifiers, for one, refuse class names as labels)."""
     if is_classification(task):
         if not is_classifier(estimator):
             return f"it is not a classifier, and the task is '{task}'"
         if not hasattr(estimator, "predict_proba"):
             return "it has no predict_proba (for SVC set params: {probability: true})"
-        return None
-    if not is_regressor(estimator):
+    elif not is_regressor(estimator):
         return "it is not a regressor, and the task is 'regression'"
+    y = np.asarray(_PROBE_TARGETS[task], dtype=object if task == "multiclass" else None)
+    X = np.random.default_rng(0).normal(size=(len(y), 2))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a probe this small makes estimators warn
+            clone(estimator).fit(X, y)
+    except Exception as exc:  # any failure to fit the task's targets means: not usable
+        return f"it cannot fit the targets of a {task} task: {str(exc).splitlines()[0][:300]}"
     return None
 
 
