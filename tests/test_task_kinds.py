@@ -343,3 +343,31 @@ def test_an_estimator_that_cannot_fit_class_names_is_refused_at_config_load(tmp_
         ConfigError, match=r"\('xgb'\)\.estimator: .*cannot fit the targets of a multiclass"
     ):
         load_config(path)
+
+
+@pytest.mark.parametrize(
+    ("task", "classes", "labels_", "bad"),
+    [
+        ("regression", (), ["12.5", "abc", "inf"], "data row 2: 'abc' is not a number"),
+        (
+            "multiclass",
+            ("class_0", "class_1", "class_2"),
+            ["class_1", "class_7"],
+            "'class_7' is not a class",
+        ),
+    ],
+)
+def test_feedback_import_refuses_labels_the_task_cannot_take(
+    tmp_path: Path, task, classes, labels_, bad
+) -> None:
+    from driftline.core.contracts import Schema
+    from driftline.storage.prediction_log import import_feedback
+
+    schema = Schema(numeric=("x",), categorical=(), target="y", task=task, classes=classes)
+    path = tmp_path / "labels.csv"
+    pd.DataFrame({"request_id": [f"r{i}" for i in range(len(labels_))], "label": labels_}).to_csv(
+        path, index=False
+    )
+    with pytest.raises(DataError, match=rf"column 'label': .*{bad}.*nothing was imported"):
+        import_feedback(tmp_path / "log", path, 1, schema=schema)
+    assert not (tmp_path / "log" / "feedback").exists()
