@@ -112,7 +112,7 @@ def test_dashboard_index_and_reports_render_with_no_network(tmp_path: Path) -> N
             page.get_by_text(cfg.project).first.click()
             for title in PANELS:
                 page.get_by_text(title, exact=True).first.wait_for(timeout=20_000)
-            for legend in ("share of drifted features", "age", "live mean", "RocAuc"):
+            for legend in ("% of features drifted", "age", "live mean", "RocAuc"):
                 page.get_by_text(legend, exact=True).first.wait_for(timeout=10_000)
             # its own line: the UI keys lines by metric and column, and drops a duplicate
             page.get_by_text("training reference mean", exact=True).wait_for(timeout=10_000)

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import write_project
 from evidently.ui.workspace import Workspace
 
 from driftline.core.config import Monitoring
@@ -115,3 +116,14 @@ def test_report_index_lists_reports_newest_first_with_relative_links(tmp_path: P
     (index.folder / "entries.jsonl").open("a").write('{"torn": \n')
     assert len(index.entries()) == 2
     assert json.loads((index.folder / "entries.jsonl").read_text().splitlines()[0])["kind"]
+
+
+def test_ui_before_any_check_or_training_says_what_fills_it(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from driftline.apps.cli import app
+
+    config = write_project(tmp_path, n_rows=100)
+    result = CliRunner().invoke(app, ["ui", "--config", str(config)])
+    assert result.exit_code == 1
+    assert "no dashboard yet" in result.output and "driftline run monitor" in result.output

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from driftline.core.drift import DriftReport
 
 # The summary snapshot's columns: a flag per checked feature (its mean is the drifted
-# share) and the prediction's quantiles shown next to its mean.
+# share, in %) and the prediction's quantiles shown next to its mean.
 DRIFTED_FLAG = "drifted"
 QUANTILES = (0.1, 0.5, 0.9)
 QUALITY_PANEL = "Realised quality on labelled windows"
@@ -87,7 +87,8 @@ class Dashboard:
         project = self.project(ws)
         tags = ["check", model_version]
         meta = {"model_version": model_version, "reason": result.reason}
-        flags = pd.DataFrame({DRIFTED_FLAG: [float(c.drifted) for c in result.columns]})
+        # 100 per drifted feature: the mean is a percentage (the UI's axis rounds to integers)
+        flags = pd.DataFrame({DRIFTED_FLAG: [100.0 * c.drifted for c in result.columns]})
         summary = self._summary(flags, current, tags, meta)
         for name, snap in (
             ("drift", report.drift),
@@ -189,8 +190,8 @@ def panel_set(
     panels = [
         line_plot_panel(
             "Share of drifted columns",
-            [metric("MeanValue", "share of drifted features", column=DRIFTED_FLAG)],
-            "per check: drifted features / features checked",
+            [metric("MeanValue", "% of features drifted", column=DRIFTED_FLAG)],
+            "per check: drifted features / features checked, in %",
             size="half",
         ),
         line_plot_panel(
