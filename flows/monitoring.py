@@ -6,11 +6,12 @@ from prefect import flow, get_run_logger
 
 from driftline.core.config import DEFAULT_CONFIG_PATH, load_config
 from driftline.core.contracts import DriftResult
+from driftline.core.scoring import prediction_column
 from driftline.orchestration.events import emit_run_failed
 from driftline.orchestration.run_folders import run_dir
 from driftline.storage.monitoring_history import MonitoringHistory
 from driftline.storage.registry import CHAMPION, ModelRegistry
-from tasks.monitor import alert, check, load_window
+from tasks.monitor import alert, check, load_window, score_window
 
 
 @flow(name="monitoring", on_failure=[emit_run_failed], log_prints=True)
@@ -24,7 +25,8 @@ def monitoring(
     Args:
         config_path: Project config file (YAML).
         source: Batch file/glob to check (default: the prediction log since the last check,
-            or the last N hours, per `monitoring.window`).
+            or the last N hours, per `monitoring.window`); the champion scores it, so a
+            batch that carries the target column is checked for quality too.
     """
     logger = get_run_logger()
     cfg = load_config(config_path)
@@ -37,6 +39,8 @@ def monitoring(
     since = history.window_start(cfg.monitoring.window) if source is None else None
     schema = champion.metadata.table_schema
     window = load_window(cfg, source, since, schema)
+    if source is not None and prediction_column(schema.task) not in window.columns:
+        window = score_window(window, registry.verified(champion.version))
     result = check(
         cfg,
         registry.reference_uri(champion.version),
@@ -48,6 +52,7 @@ def monitoring(
         source=source,
         since=since,
         schema=schema,
+        threshold=champion.metadata.threshold or 0.5,
     )
     if result.alerts:
         alert(cfg, result, champion.version, result.report_path)

@@ -17,14 +17,15 @@ from driftline.core.config import DEFAULT_CONFIG_PATH, ProjectConfig, load_confi
 from driftline.core.contracts import DatasetRef, Ingested, TaskKind, TrainingOutcome
 from driftline.core.datasets import check_sources
 from driftline.core.estimators import check_candidates
-from driftline.core.lineage import model_metadata
+from driftline.core.gates import gates_for
+from driftline.core.lineage import git_commit, model_metadata, same_build
 from driftline.errors import ChampionMoved, ConfigError, RegistryError
 from driftline.orchestration.events import emit_run_failed
 from driftline.orchestration.run_folders import run_dir
 from driftline.orchestration.task_runners import task_runner
 from driftline.storage.candidate_models import candidate_intact
 from driftline.storage.registry import CHAMPION, ModelRegistry, ModelVersion, forced_reason
-from tasks.evaluate import compare, evaluate, evaluate_baseline
+from tasks.evaluate import compare, evaluate, evaluate_baseline, evaluate_dummy
 from tasks.gate import gate
 from tasks.ingest import ingest
 from tasks.leakage import leak_check
@@ -68,6 +69,41 @@ def champion_training_set(champion: ModelVersion | None) -> DatasetRef | None:
     return train if Path(train.path).exists() else None
 
 
+def unchanged_since(
+    registry: ModelRegistry, cfg: ProjectConfig, ingested: Ingested
+) -> ModelVersion | None:
+    """The latest version built from the same data, config and code, if there is one."""
+    data, config, code = ingested.dataset.fingerprint, cfg.fingerprint(), git_commit()
+    return next(
+        (v for v in reversed(registry.versions()) if same_build(v.metadata, data, config, code)),
+        None,
+    )
+
+
+def _unchanged(
+    cfg: ProjectConfig, registry: ModelRegistry, same: ModelVersion, champion: str | None
+) -> TrainingOutcome:
+    get_run_logger().info(
+        "unchanged since %s: same data (%s), config (%s) and code; nothing registered "
+        "(force retrains anyway)",
+        same.version,
+        same.metadata.data.fingerprint if same.metadata.data else "?",
+        same.metadata.lineage.config_hash,
+    )
+    return TrainingOutcome(
+        project=cfg.project,
+        version=same.version,
+        candidate=same.metadata.candidate,
+        outcome="unchanged",
+        metrics=same.metadata.metrics,
+        baseline_version=None,
+        blessing_reasons=[],
+        card_path=registry.card_path(same.version),
+        report_dir="",
+        champion=champion,
+    )
+
+
 @flow(name="fit-gate-promote", on_failure=[emit_run_failed], log_prints=True)
 def fit_gate_promote(
     cfg: ProjectConfig,
@@ -75,9 +111,12 @@ def fit_gate_promote(
     force: bool = False,
     force_reason: str | None = None,
     trigger: str = "manual",
+    retrain_unchanged: bool = False,
 ) -> TrainingOutcome:
-    """Split validated data, train every candidate in parallel, pick the best, score it and
-    the champion on the same holdout, gate, register, and promote when blessed."""
+    """Split validated data, train every candidate in parallel, pick the best, score it,
+    the champion and a dummy baseline on the same holdout, gate, register, and promote when
+    blessed. Data, config and code that built a version already: nothing is trained or
+    registered (unless `force` or `retrain_unchanged`)."""
     logger = get_run_logger()
     folder = run_dir(cfg.state_path)
     schema = ingested.table_schema
@@ -87,7 +126,14 @@ def fit_gate_promote(
     names = task_candidates(cfg, schema.task)
     for note in schema.notes:
         logger.info("schema: %s", note)
+    again = force or retrain_unchanged
+    if not again and (same := unchanged_since(registry, cfg, ingested)) is not None:
+        return _unchanged(cfg, registry, same, champion.version if champion else None)
+    gates, default_note = gates_for(cfg, schema.task)
+    if default_note:
+        logger.info(default_note)
     parts = split(cfg, ingested, champion_training_set(champion))
+    logger.info("holdout: %s", parts.describe())
     leaks = leak_check(cfg, parts, schema)
     n_jobs = cores_per_candidate(cfg.training.n_jobs, len(names))
     futures = [train_candidate.submit(cfg, parts, schema, name, n_jobs) for name in names]
@@ -103,6 +149,7 @@ def fit_gate_promote(
         for t in trained.values()
     ]
     best = compare(cfg, records)
+    dummy = evaluate_dummy(cfg, parts, schema) if gates.dummy is not None else None
 
     baseline = None
     if champion is not None:
@@ -111,13 +158,15 @@ def fit_gate_promote(
             cfg, model, parts, schema, champion.version, str(folder / "baseline")
         )
     blessing = gate(
-        cfg.gates,
+        gates,
         best,
         baseline,
         best.name,
         champion.version if champion else None,
         str(folder),
         cfg.artifact_key("blessing"),
+        dummy,
+        parts.describe(),
     )
 
     chosen = trained[best.name]
@@ -182,13 +231,15 @@ def fit_gate_promote(
                 str(folder / f"baseline-{gated_against}"),
             )
         blessing = gate(
-            cfg.gates,
+            gates,
             best,
             baseline,
             best.name,
             gated_against,
             str(folder),
             cfg.artifact_key("blessing"),
+            dummy,
+            parts.describe(),
         )
         if not blessing.blessed:
             blessing = blessing.model_copy(
@@ -207,6 +258,7 @@ def fit_gate_promote(
         )
 
     outcome = "promoted" if blessing.blessed else "forced" if promoted is not None else "rejected"
+    now = promoted.version if promoted is not None else gated_against
     summary = ", ".join(f"{k}={v:.4f}" for k, v in sorted(best.metrics.items()))
     logger.info("%s %s (%s): %s", version.version, outcome, best.name, summary)
     if not blessing.blessed:
@@ -223,6 +275,8 @@ def fit_gate_promote(
         report_dir=str(folder),
         report_path=report,
         warnings=leaks,
+        champion=now,
+        gates_note=default_note,
     )
 
 
@@ -234,6 +288,7 @@ def training(
     search_budget: Annotated[int, Field(ge=1)] | None = None,
     force: bool = False,
     force_reason: str | None = None,
+    retrain_unchanged: bool = False,
 ) -> TrainingOutcome:
     """Train a model for the project and promote it to champion if it passes the gate.
 
@@ -242,8 +297,11 @@ def training(
         data: Override the config's data source (file, glob or folder).
         candidates: Estimators to try (default: the config's).
         search_budget: Hyperparameter settings tried per candidate (default: the config's).
-        force: Promote even if the gate rejects the candidate (needs a reason).
+        force: Train even when data, config and code are unchanged since a version, and
+            promote even if the gate rejects the candidate (needs a reason).
         force_reason: Why the gate is overridden; recorded in the audit log.
+        retrain_unchanged: Train even when data, config and code are unchanged since a
+            version (and gate as usual).
     """
     forced_reason(force, force_reason, "the new version")
     cfg = _with_overrides(load_config(config_path).with_source(data), candidates, search_budget)
@@ -252,7 +310,7 @@ def training(
     checked = validate(cfg, ingested, str(run_dir(cfg.state_path) / "validation"))
     # The task runner per config at run time: a Dask cluster when training.dask_address is set.
     run = fit_gate_promote.with_options(task_runner=task_runner(cfg))
-    outcome = run(cfg, ingested, force, force_reason, trigger="manual")
+    outcome = run(cfg, ingested, force, force_reason, "manual", retrain_unchanged)
     return outcome.model_copy(
         update={"validation": checked.summary_line, "data_docs": checked.docs_path}
     )

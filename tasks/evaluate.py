@@ -15,7 +15,7 @@ from prefect.cache_policies import NO_CACHE
 
 from driftline.core.config import ProjectConfig
 from driftline.core.contracts import EvaluationRecord, Schema, Split, TrainedCandidate
-from driftline.core.evaluation import best_record, evaluate_model
+from driftline.core.evaluation import best_record, evaluate_model, fit_dummy
 from driftline.core.render import OUTCOME_METRICS
 from driftline.core.task_kinds import primary_metric
 from driftline.storage.candidate_models import load_candidate
@@ -43,6 +43,13 @@ def evaluate_baseline(
 ) -> EvaluationRecord:
     """Score the champion (a fitted model, its threshold inside) on this run's holdout."""
     return evaluate_model(model, split.holdout.load(), schema, cfg, Path(out_dir), name=version)
+
+
+@task(name="evaluate-dummy", cache_policy=NO_CACHE)
+def evaluate_dummy(cfg: ProjectConfig, split: Split, schema: Schema) -> EvaluationRecord:
+    """The trivial baseline (`fit_dummy`) fitted on the training set, scored on the holdout."""
+    model = fit_dummy(split.train.load(), schema, cfg)
+    return evaluate_model(model, split.holdout.load(), schema, cfg, name="dummy")
 
 
 @task(name="compare", cache_policy=NO_CACHE)

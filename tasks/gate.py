@@ -23,16 +23,20 @@ def gate(
     baseline_id: str | None,
     out_dir: str,
     artifact_key: str,
+    dummy: EvaluationRecord | None = None,
+    holdout: str | None = None,
 ) -> Blessing:
-    """Bless or reject the candidate against the gates and the champion's scores; the verdict
-    goes to `out_dir/blessing.json` and the `artifact_key` artifact."""
+    """Bless or reject the candidate against the gates, the champion's scores and the dummy
+    baseline's (`dummy`); the verdict, with how the holdout was drawn (`holdout`), goes to
+    `out_dir/blessing.json` and the `artifact_key` artifact."""
     blessing = bless(
         gates,
         candidate.metrics,
         baseline.metrics if baseline is not None else None,
         candidate_id,
         baseline_id,
-    )
+        dummy.metrics if dummy is not None else None,
+    ).model_copy(update={"holdout": holdout})
     write_atomic(Path(out_dir) / "blessing.json", blessing.model_dump_json(indent=2))
     create_markdown_artifact(
         key=artifact_key,

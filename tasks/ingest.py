@@ -10,7 +10,7 @@ from prefect.artifacts import create_table_artifact
 from driftline.core import render
 from driftline.core.config import ProjectConfig
 from driftline.core.contracts import Ingested
-from driftline.core.datasets import discover_sources, publish, read_sources
+from driftline.core.datasets import discover_sources, publish, read_batches
 from driftline.core.fingerprints import sources_fingerprint
 from tasks.policies import cached_on, retry_on_io
 
@@ -22,7 +22,13 @@ def _shapes(parameters: dict[str, Any]) -> dict[str, Any]:
         mode="json", include={"data", "target", "features", "id_column", "timestamp_column"}
     )
     sources = discover_sources(cfg.resolve(cfg.data.source))
-    return {"sources": sources_fingerprint(sources), **settings, "state": str(cfg.state_path)}
+    # "batch_rows": results cached before datasets recorded their rows per file are not reused.
+    return {
+        "sources": sources_fingerprint(sources),
+        **settings,
+        "state": str(cfg.state_path),
+        "batch_rows": True,
+    }
 
 
 @task(
@@ -37,9 +43,9 @@ def _shapes(parameters: dict[str, Any]) -> dict[str, Any]:
 def ingest(cfg: ProjectConfig) -> Ingested:
     """Read the configured source, type it, fingerprint it, write it as Parquet, profile it."""
     sources = discover_sources(cfg.resolve(cfg.data.source))
-    df, schema = read_sources(cfg, sources)
+    df, schema, batch_rows = read_batches(cfg, sources)
     ingested, report = publish(
-        df, schema, sources, cfg.state_path / "datasets", cfg.target.positive_label
+        df, schema, sources, cfg.state_path / "datasets", cfg.target.positive_label, batch_rows
     )
     create_table_artifact(
         key=cfg.artifact_key("data-profile"),

@@ -22,7 +22,7 @@ from driftline.core.config import ProjectConfig
 from driftline.core.contracts import DatasetRef, DriftResult, Schema
 from driftline.core.datasets import discover_sources, read_sources, write_dataset
 from driftline.core.drift import check_drift, time_span
-from driftline.core.scoring import prediction_column
+from driftline.core.scoring import ScoringModel, output_columns, prediction_column
 from driftline.orchestration import events
 from driftline.storage.dashboard import Dashboard, promotion_lines, where_to_look
 from driftline.storage.monitoring_history import MonitoringHistory
@@ -39,7 +39,8 @@ def load_window(
 
     From the log: the served rows after `since`, with their fed-back label (if any) in the
     target column. From files: the rows read as ingestion reads them (under the champion's
-    `schema` when given), after `since` when the project has a timestamp column.
+    `schema` when given; the target column, when there, holds the labels, and rows may have
+    none), after `since` when the project has a timestamp column.
     """
     if source is None:
         sources = [log_root(cfg)]
@@ -48,11 +49,22 @@ def load_window(
             df[cfg.target.column] = pd.to_numeric(df[cfg.target.column], errors="coerce")
     else:
         sources = discover_sources(cfg.resolve(source))
-        df, _ = read_sources(cfg, sources, schema)
+        df, _ = read_sources(cfg, sources, schema, target_required=False)
         if since is not None and cfg.timestamp_column:
             df = df[df[cfg.timestamp_column] > pd.Timestamp(since)]
     folder = MonitoringHistory.for_config(cfg).path.parent / "windows"
     return write_dataset(df.reset_index(drop=True), folder, sources)
+
+
+@task(name="score-window", cache_policy=NO_CACHE)
+def score_window(window: DatasetRef, model: ScoringModel) -> DatasetRef:
+    """A batch window (from `--source`) with the champion's probabilities added, so its
+    quality, prediction drift and estimates are measured as on served traffic."""
+    df = window.load()
+    predicted = output_columns(model.predict(df[model.spec.features]), model.task)
+    df = df.assign(**predicted)
+    get_run_logger().info("scored the %d window rows with %s", len(df), model.name)
+    return write_dataset(df, Path(window.path).parent.parent, [Path(window.path)])
 
 
 @task(name="drift-check", cache_policy=NO_CACHE)
@@ -67,8 +79,11 @@ def check(
     source: str | None = None,
     since: datetime | None = None,
     schema: Schema | None = None,
+    threshold: float = 0.5,
 ) -> DriftResult:
-    """Check the window against the reference; reports go to `out_dir`, a row to the history."""
+    """Check the window against the reference; reports go to `out_dir`, a row to the history.
+
+    `threshold`: the champion's decision threshold, at which its labels are scored."""
     logger = get_run_logger()
     current = window.load()
     result, report = check_drift(
@@ -82,6 +97,7 @@ def check(
         positive_label=cfg.target.positive_label,
         task=schema.task if schema else "binary",
         classes=schema.classes if schema else (),
+        probas_threshold=threshold,
     )
     first, last = time_span(current, TIME_COLUMN if source is None else cfg.timestamp_column)
     update: dict[str, Any] = {"window_start": since or first, "window_end": last}
@@ -106,7 +122,7 @@ def check(
         markdown=render.drift_check(result, model_version) + where_to_look(cfg),
         description=f"Drift check: {result.reason}",
     )
-    MonitoringHistory.for_config(cfg).append(result, model_version)
+    MonitoringHistory.for_config(cfg).append(result, model_version, source or "")
     audit = ModelRegistry.for_config(cfg).audit_log()
     Dashboard.for_config(cfg).add_check(
         result, report, current, model_version, promotion_lines(audit)
@@ -126,6 +142,7 @@ def alert(
         "drift_share": result.drift_share,
         "prediction_drift": result.prediction_drift.score if result.prediction_drift else None,
         "quality": result.quality,
+        "estimated": [e.model_dump() for e in result.estimated],
         "alerts": [a.model_dump() for a in result.alerts],
         "window": {
             "start": result.window_start.isoformat() if result.window_start else None,

@@ -106,12 +106,15 @@ def assemble_training_set(
         len(recent),
         len(df),
     )
+    # Rows stay in arrival order (the champion's, then the recent ones): the split holds
+    # out the latest rows, the most recent labelled data neither model trained on.
     ingested, report = publish(
         df,
         schema,
         [*sources, *recent_files],
         cfg.state_path / "datasets",
         cfg.target.positive_label,
+        arrival_order=True,
     )
     create_table_artifact(
         key=cfg.artifact_key("data-profile"),

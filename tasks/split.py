@@ -17,13 +17,17 @@ from tasks.policies import cached_on, retry_on_io
 def _shapes(parameters: dict[str, Any]) -> dict[str, Any]:
     """The data, the champion's rows, the split settings and the state folder shape a split."""
     cfg: ProjectConfig = parameters["cfg"]
+    ingested: Ingested = parameters["ingested"]
     seen: DatasetRef | None = parameters.get("seen")
     return {
-        "data": parameters["ingested"].dataset.fingerprint,
+        "data": ingested.dataset.fingerprint,
         "seen": seen.fingerprint if seen else None,
         "target": cfg.target.model_dump(mode="json"),
         "timestamp_column": cfg.timestamp_column,
         "split": cfg.training.model_dump(mode="json", include={"holdout_fraction", "seed"}),
+        "strategy": cfg.split.model_dump(mode="json"),
+        "batches": [ingested.dataset.sources, ingested.dataset.batch_rows],
+        "arrival_order": ingested.arrival_order,
         "state": str(cfg.state_path),
     }
 
@@ -48,6 +52,8 @@ def split(cfg: ProjectConfig, ingested: Ingested, seen: DatasetRef | None = None
         columns,
         seen.load(columns=columns) if seen else None,
         schema.task,
+        ingested.dataset,
+        ingested.arrival_order,
     )
     folder = cfg.state_path / "datasets"
     parent = [Path(ingested.dataset.path)]
@@ -56,4 +62,7 @@ def split(cfg: ProjectConfig, ingested: Ingested, seen: DatasetRef | None = None
         holdout=write_dataset(parts.holdout.reset_index(drop=True), folder, parent),
         strategy=parts.strategy,
         time_cutoff=parts.time_cutoff,
+        holdout_start=parts.holdout_start,
+        holdout_end=parts.holdout_end,
+        holdout_files=parts.holdout_files,
     )

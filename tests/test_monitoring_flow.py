@@ -12,11 +12,20 @@ import pyarrow as pa
 import pytest
 from conftest import write_project
 from prefect import flow
+from sklearn.dummy import DummyClassifier
 
 import flows.monitoring as monitoring_flow
 from driftline.core.config import FeatureDrift, ProjectConfig, load_config
 from driftline.core.drift import check_drift
-from driftline.core.generator import CATEGORICAL, NUMERIC, Drift, generate, write_batches
+from driftline.core.generator import (
+    CATEGORICAL,
+    NUMERIC,
+    SCHEMA,
+    Drift,
+    generate,
+    write_batches,
+)
+from driftline.core.scoring import FeatureSpec, ScoringModel
 from driftline.orchestration import events
 from driftline.storage.monitoring_history import MonitoringHistory
 from driftline.storage.prediction_log import PREDICTIONS, log_root, write_part
@@ -45,6 +54,12 @@ class FakeRegistry:
 
     def reference_uri(self, version: str) -> str:
         return str(self.reference)
+
+    def verified(self, version: str) -> ScoringModel:
+        """The champion scoring a `--source` batch: the class priors of generated data."""
+        data = generate(500, seed=0)
+        model = DummyClassifier(strategy="prior").fit(data[SCHEMA.features], data[SCHEMA.target])
+        return ScoringModel(version, "", churn_metadata(), model, FeatureSpec.of(SCHEMA))
 
 
 @pytest.fixture

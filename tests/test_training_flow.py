@@ -127,7 +127,10 @@ def test_second_run_is_gated_against_the_first_and_reuses_fits(
     assert len(models) == len(SMALL["candidates"])
     written = {p: p.stat().st_mtime_ns for p in models}
 
-    second = training(config_path=str(path))
+    unchanged = training(config_path=str(path))  # same data, config and code: no new version
+    assert unchanged.outcome == "unchanged" and unchanged.version == "v0001"
+    assert [v.version for v in ModelRegistry.for_config(cfg).versions()] == ["v0001"]
+    second = training(config_path=str(path), force=True, force_reason="test: train it again")
     assert second.version == "v0002" and second.baseline_version == "v0001"
     assert second.metrics == first.metrics  # the same fitted model, scored on the same holdout
     meta = ModelRegistry.for_config(cfg).get("v0002").metadata

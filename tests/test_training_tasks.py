@@ -49,7 +49,7 @@ def test_stratified_split(tmp_path: Path) -> None:
     cfg = small_project(tmp_path)
     ingested = ingested_for(cfg)
     parts = split.fn(cfg, ingested)
-    assert parts.strategy == "stratified" and parts.time_cutoff is None
+    assert parts.strategy == "random" and parts.time_cutoff is None
     assert parts.train.rows + parts.holdout.rows == ingested.dataset.rows
     assert parts.holdout.rows == pytest.approx(0.2 * ingested.dataset.rows, abs=1)
     train, holdout = parts.train.load(), parts.holdout.load()
@@ -61,7 +61,7 @@ def test_stratified_split(tmp_path: Path) -> None:
 
 
 def test_time_split_holds_out_the_latest_rows(tmp_path: Path) -> None:
-    cfg = small_project(tmp_path, timestamp_column="snapshot_date")
+    cfg = small_project(tmp_path, timestamp_column="snapshot_date", split={"strategy": "auto"})
     parts = split.fn(cfg, ingested_for(cfg))
     assert parts.strategy == "time"
     train, holdout = parts.train.load(), parts.holdout.load()

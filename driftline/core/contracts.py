@@ -9,6 +9,7 @@ Large data never travels: a `DatasetRef` is a Parquet path and its fingerprint.
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
@@ -57,6 +58,9 @@ class DatasetRef(BaseModel):
     rows: int
     columns: list[str]
     sources: list[str]
+    batch_rows: list[int] = Field(
+        default_factory=list, description="Rows per source file, in order (empty: unknown)."
+    )
 
     def load(self, columns: list[str] | None = None) -> pd.DataFrame:
         import pandas as pd
@@ -70,6 +74,11 @@ class Ingested(BaseModel):
     dataset: DatasetRef
     table_schema: Schema
     profile_path: str
+    arrival_order: bool = Field(
+        False,
+        description="Rows are in the order they arrived (retraining: the champion's rows, "
+        "then the recent labelled ones), so the latest rows are the most recent.",
+    )
 
 
 class Failure(BaseModel):
@@ -138,13 +147,55 @@ class IngestAndValidateResult(BaseModel):
     validation: Validation
 
 
+SplitStrategy = Literal["random", "time", "latest_batches", "latest_rows"]
+
+
 class Split(BaseModel):
-    """The training set and the holdout every model of a run is scored on."""
+    """The training set and the holdout every model of a run is scored on, and how the
+    holdout was drawn: its time span (time) or its files (latest batches)."""
 
     train: DatasetRef
     holdout: DatasetRef
-    strategy: Literal["stratified", "time"]
+    strategy: SplitStrategy
     time_cutoff: str | None = None
+    holdout_start: str | None = None
+    holdout_end: str | None = None
+    holdout_files: list[str] = Field(default_factory=list)
+
+    def describe(self) -> str:
+        """One line for the run log, the blessing and the card."""
+        return describe_holdout(
+            self.strategy,
+            self.holdout.rows,
+            self.train.rows,
+            self.holdout_start,
+            self.holdout_end,
+            self.holdout_files,
+        )
+
+
+def describe_holdout(
+    strategy: str,
+    holdout_rows: int,
+    train_rows: int,
+    start: str | None,
+    end: str | None,
+    files: list[str],
+) -> str:
+    """How a holdout was drawn, in words: strategy, rows, and its time span or files."""
+    words = {
+        "random": "stratified random holdout",
+        "time": "out-of-time holdout (the latest rows by time)",
+        "latest_batches": "out-of-time holdout (the latest batch files)",
+        "latest_rows": "out-of-time holdout (the most recent labelled rows)",
+    }
+    line = f"{words.get(strategy, strategy)}: {holdout_rows:,} rows (training: {train_rows:,})"
+    if start or end:
+        line += f", {start} to {end}"
+    if files:
+        shown = ", ".join(Path(f).name for f in files[:5])
+        line += f", from {shown}" + (f" and {len(files) - 5} more" if len(files) > 5 else "")
+    return line
 
 
 # Training and evaluation
@@ -220,7 +271,7 @@ class EvaluationRecord(BaseModel):
     model_path: str | None = None
 
 
-CheckKind = Literal["min", "max", "max_drop_abs", "max_drop_rel", "min_gain_abs"]
+CheckKind = Literal["min", "max", "max_drop_abs", "max_drop_rel", "min_gain_abs", "beats_dummy"]
 
 
 class Check(BaseModel):
@@ -248,11 +299,14 @@ class Blessing(BaseModel):
     baseline_id: str | None
     checks: list[Check]
     reasons: list[str]
+    holdout: str | None = Field(None, description="How the holdout was drawn (Split.describe).")
 
     def to_markdown(self) -> str:
         verdict = "**blessed**" if self.blessed else "**not blessed**"
         against = f" against `{self.baseline_id}`" if self.baseline_id else " (no baseline)"
         lines = [f"Candidate `{self.candidate_id}`{against}: {verdict}", ""]
+        if self.holdout:
+            lines += [f"Holdout: {self.holdout}.", ""]
         if self.checks:
             lines += [
                 "| metric | check | threshold | observed | baseline | result |",
@@ -278,13 +332,15 @@ class TrainingOutcome(BaseModel):
     project: str
     version: str
     candidate: str
-    outcome: Literal["promoted", "rejected", "forced"]
+    outcome: Literal["promoted", "rejected", "forced", "unchanged"]
     metrics: dict[str, float]
     baseline_version: str | None
     blessing_reasons: list[str]
     card_path: str
     report_dir: str
     report_path: str | None = None
+    champion: str | None = Field(None, description="The champion when the run ended.")
+    gates_note: str | None = Field(None, description="Set when the default gates applied.")
     validation: str | None = None
     data_docs: str | None = None
     warnings: list[str] = Field(default_factory=list)
@@ -307,7 +363,28 @@ class ScoreResult(BaseModel):
 
 # Monitoring
 
-AlertRule = Literal["drift_share", "per_feature", "prediction_drift", "performance_floor"]
+AlertRule = Literal[
+    "drift_share",
+    "per_feature",
+    "prediction_drift",
+    "performance_floor",
+    "estimated_performance_floor",
+]
+# The rules about quality (measured, or estimated without labels): they emit
+# `driftline.performance.degraded`; the others `driftline.drift.detected`.
+PERFORMANCE_RULES = frozenset({"performance_floor", "estimated_performance_floor"})
+
+
+class EstimatedMetric(BaseModel):
+    """A metric estimated without labels: the value and the band it lies in (`level`)."""
+
+    metric: str
+    value: float
+    lower: float
+    upper: float
+    level: float
+    rows: int
+    method: str = "cbpe"
 
 
 class ColumnDrift(BaseModel):
@@ -352,6 +429,10 @@ class DriftResult(BaseModel):
     quality_note: str
     rows: Rows
     alerts: list[Alert]
+    estimated: list[EstimatedMetric] = Field(
+        default_factory=list, description="Label-free estimates of the window's quality (CBPE)."
+    )
+    estimate_note: str = "not computed"
     # Set by the monitoring task: the window's time span and where the report was written.
     window_start: datetime | None = None
     window_end: datetime | None = None
@@ -359,8 +440,8 @@ class DriftResult(BaseModel):
 
     @property
     def drift_alert(self) -> bool:
-        return any(a.rule != "performance_floor" for a in self.alerts)
+        return any(a.rule not in PERFORMANCE_RULES for a in self.alerts)
 
     @property
     def performance_alert(self) -> bool:
-        return any(a.rule == "performance_floor" for a in self.alerts)
+        return any(a.rule in PERFORMANCE_RULES for a in self.alerts)

@@ -218,11 +218,18 @@ def with_task(cfg: ProjectConfig, df: pd.DataFrame, schema: Schema, path: Path) 
     )
 
 
-def read_typed(path: Path, raw: pd.DataFrame, schema: Schema) -> pd.DataFrame:
-    """One source file's raw table, checked and converted to the declared types."""
+def read_typed(
+    path: Path, raw: pd.DataFrame, schema: Schema, target_required: bool = True
+) -> pd.DataFrame:
+    """One source file's raw table, checked and converted to the declared types.
+
+    With `target_required` False (a monitoring batch) the target may be missing or partly
+    empty: rows without a label are kept, unlabelled.
+    """
     if raw.empty:
         raise DataError(f"{path}: file has a header but no rows")
-    missing = [c for c in schema.columns if c not in raw.columns]
+    needed = schema.columns if target_required else schema.columns[:-1]
+    missing = [c for c in needed if c not in raw.columns]
     if missing:
         raise DataError(
             f"{path}: required column '{missing[0]}' is missing"
@@ -238,37 +245,58 @@ def read_typed(path: Path, raw: pd.DataFrame, schema: Schema) -> pd.DataFrame:
         out[col] = as_numeric(path, col, raw[col])
     for col in schema.categorical:
         out[col] = as_text(raw[col])
-    out[schema.target] = _target(path, schema.target, raw[schema.target])
+    if target_required:
+        out[schema.target] = _target(path, schema.target, raw[schema.target])
+    else:
+        out[schema.target] = raw[schema.target] if schema.target in raw.columns else None
     return out
 
 
 def read_sources(
-    cfg: ProjectConfig, paths: list[Path], schema: Schema | None = None
+    cfg: ProjectConfig,
+    paths: list[Path],
+    schema: Schema | None = None,
+    target_required: bool = True,
 ) -> tuple[pd.DataFrame, Schema]:
     """All source files as one typed table, with the schema they were read under.
 
     Without `schema` the features are inferred (when not configured) and the task decided
     from the whole target column; with one (a model's: a monitoring window, recent rows for
     retraining) the files are read under it as they are, however few classes they hold.
+    `target_required` False: labels may be missing, as in a batch to monitor.
     """
+    df, schema, _ = read_batches(cfg, paths, schema, target_required)
+    return df, schema
+
+
+def read_batches(
+    cfg: ProjectConfig,
+    paths: list[Path],
+    schema: Schema | None = None,
+    target_required: bool = True,
+) -> tuple[pd.DataFrame, Schema, list[int]]:
+    """`read_sources`, and the rows each file gave (what a split by batch needs)."""
     frames: list[pd.DataFrame] = []
     fixed = schema
     for path in paths:
         raw = read_raw(path, cfg.data.format, cfg.data.encoding)
         if schema is None:
             schema = infer_schema(cfg, raw.head(1000), path)
-        frames.append(read_typed(path, raw, schema))
+        frames.append(read_typed(path, raw, schema, target_required))
     assert schema is not None
     df = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     if fixed is None:
         schema = with_task(cfg, df, schema, paths[0])
-    if schema.task == "regression":
+    if schema.task == "regression" and df[schema.target].notna().any():
         df[schema.target] = as_numeric(paths[0], schema.target, df[schema.target])
-    return df, schema
+    return df, schema, [len(f) for f in frames]
 
 
-def write_dataset(df: pd.DataFrame, folder: Path, sources: list[Path]) -> DatasetRef:
-    """Write a table content-addressed under `folder` and return its reference."""
+def write_dataset(
+    df: pd.DataFrame, folder: Path, sources: list[Path], batch_rows: list[int] | None = None
+) -> DatasetRef:
+    """Write a table content-addressed under `folder` and return its reference
+    (`batch_rows`: the rows each of `sources` gave, in order, when the table is theirs)."""
     fp = frame_fingerprint(df)
     target = folder / fp / "data.parquet"
     if not target.exists():
@@ -280,21 +308,34 @@ def write_dataset(df: pd.DataFrame, folder: Path, sources: list[Path]) -> Datase
         rows=len(df),
         columns=list(df.columns),
         sources=[str(p) for p in sources],
+        batch_rows=list(batch_rows or []),
     )
 
 
 def publish(
-    df: pd.DataFrame, schema: Schema, sources: list[Path], folder: Path, positive_label: object
+    df: pd.DataFrame,
+    schema: Schema,
+    sources: list[Path],
+    folder: Path,
+    positive_label: object,
+    batch_rows: list[int] | None = None,
+    arrival_order: bool = False,
 ) -> tuple[Ingested, dict]:
     """Write a typed table as a dataset with its profile JSON beside it; returns both.
 
     Ingestion and the retraining flow's training-set assembly both end here.
     """
-    dataset = write_dataset(df, folder, sources)
+    dataset = write_dataset(df, folder, sources, batch_rows)
     report = profile(df, schema, positive_label)
     report["fingerprint"] = dataset.fingerprint
     report["sources"] = dataset.sources
     profile_path = Path(dataset.path).with_name("profile.json")
     with atomic_path(profile_path) as tmp:
         tmp.write_text(json.dumps(report, indent=2))
-    return Ingested(dataset=dataset, table_schema=schema, profile_path=str(profile_path)), report
+    ingested = Ingested(
+        dataset=dataset,
+        table_schema=schema,
+        profile_path=str(profile_path),
+        arrival_order=arrival_order,
+    )
+    return ingested, report

@@ -4,7 +4,8 @@ Pure (no Prefect). Every column gets an explicit distance method and threshold f
 `monitoring:` policy (never Evidently's defaults, which switch methods at 1,000 rows), and
 both sides are sampled down to `sample_rows` with a seed, so a 1M-row window costs what a
 100k-row one does. Quality (in the task's metrics) and the target's drift are computed on
-the window's labelled rows when the window carries labels and predictions.
+the window's labelled rows when the window carries labels and predictions; without labels a
+binary model's quality is estimated from its probabilities (CBPE, `driftline.core.estimation`).
 """
 
 from __future__ import annotations
@@ -41,7 +42,15 @@ from evidently.metrics import (
 )
 
 from driftline.core.config import Monitoring
-from driftline.core.contracts import Alert, ColumnDrift, DriftResult, Rows, TaskKind
+from driftline.core.contracts import (
+    Alert,
+    ColumnDrift,
+    DriftResult,
+    EstimatedMetric,
+    Rows,
+    TaskKind,
+)
+from driftline.core.estimation import BINARY_METRICS, Calibrator, estimate
 from driftline.core.labels import label_texts, positive_mask
 from driftline.core.scoring import proba_column
 from driftline.core.task_kinds import direction
@@ -193,6 +202,37 @@ def _quality(
     return dict(zip(metrics, values, strict=True)), f"on {n} labelled rows", snap, n
 
 
+def _estimates(
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    prediction_column: str,
+    target_column: str | None,
+    positive_label: str | int | bool,
+    threshold: float,
+    seed: int,
+) -> tuple[list[EstimatedMetric], str]:
+    """CBPE of the window's quality from the champion's probabilities, calibrated on the
+    reference sample's labelled rows (`driftline.core.estimation`)."""
+    if not pd.api.types.is_numeric_dtype(current[prediction_column]):
+        return [], "the window holds labels, not probabilities"
+    if target_column is None or target_column not in reference.columns:
+        return [], "the reference sample has no labels to calibrate on"
+    labelled = reference[reference[target_column].notna()]
+    y = positive_mask(labelled[target_column], positive_label).to_numpy(dtype=int)
+    if len(set(y)) < 2:
+        return [], "the reference sample holds one class only"
+    calibrate = Calibrator(labelled[prediction_column].to_numpy(dtype=float), y, seed)
+    proba = current[prediction_column].to_numpy(dtype=float)
+    predicted = (proba >= threshold).astype(int)
+    estimates = estimate(proba, predicted, BINARY_METRICS, calibrate, seed=seed)
+    how = "recalibrated" if calibrate.maps is not None else "as the model gives them"
+    note = (
+        f"CBPE on {len(proba)} rows, probabilities {how} (checked on {len(y)} labelled "
+        "reference rows)"
+    )
+    return estimates, note
+
+
 def _alerts(
     columns: list[ColumnDrift],
     share: float,
@@ -200,6 +240,7 @@ def _alerts(
     quality: dict[str, float],
     policy: Monitoring,
     task: TaskKind = "binary",
+    estimated: list[EstimatedMetric] | None = None,
 ) -> list[Alert]:
     alerts = []
     if columns and share >= policy.drift_share:
@@ -230,6 +271,14 @@ def _alerts(
             below.append(f"{metric} {value:.3f} < {limit}")
     if below:
         alerts.append(Alert(rule="performance_floor", message=", ".join(below)))
+    by_metric = {e.metric: e for e in estimated or []}
+    est_below = [
+        f"estimated {m} {e.value:.3f} ({e.level:.0%} band {e.lower:.3f} to {e.upper:.3f}) < {v}"
+        for m, v in policy.estimated_performance_floor.items()
+        if (e := by_metric.get(m)) is not None and e.upper < v
+    ]
+    if est_below:
+        alerts.append(Alert(rule="estimated_performance_floor", message=", ".join(est_below)))
     return alerts
 
 
@@ -353,7 +402,16 @@ def check_drift(
         else None
     )
 
-    alerts = _alerts(columns, share, prediction, quality, policy, task)
+    estimated: list[EstimatedMetric] = []
+    estimate_note = "no probabilities in the window"
+    if task != "binary":
+        estimate_note = "label-free estimates are made for binary classification only"
+    elif with_prediction:
+        assert prediction_column is not None
+        estimated, estimate_note = _estimates(
+            ref, cur, prediction_column, target_column, positive_label, probas_threshold, seed
+        )
+    alerts = _alerts(columns, share, prediction, quality, policy, task, estimated)
     result = DriftResult(
         verdict=True,
         reason=f"{len(drifted)} of {len(columns)} features drifted",
@@ -367,6 +425,8 @@ def check_drift(
         quality_note=note,
         rows=rows,
         alerts=alerts,
+        estimated=estimated,
+        estimate_note=estimate_note,
     )
     return result, DriftReport(drift=snap, quality=quality_snap)
 

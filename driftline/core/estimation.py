@@ -16,27 +16,16 @@ method itself is a few numpy lines on top of scikit-learn's calibration and metr
 from __future__ import annotations
 
 import numpy as np
-from pydantic import BaseModel
 from scipy.stats import rankdata
 from sklearn.isotonic import IsotonicRegression
+
+from driftline.core.contracts import EstimatedMetric
 
 # Rows the band's label draws use at most (the point estimate uses every row).
 BAND_ROWS = 10_000
 BAND_DRAWS = 200
 BINARY_METRICS = ("roc_auc", "accuracy", "f1", "precision", "recall")
 MULTICLASS_METRICS = ("accuracy", "macro_f1", "macro_precision", "macro_recall")
-
-
-class EstimatedMetric(BaseModel):
-    """A metric estimated without labels: the value and the band it lies in (`level`)."""
-
-    metric: str
-    value: float
-    lower: float
-    upper: float
-    level: float
-    rows: int
-    method: str = "cbpe"
 
 
 class Calibrator:

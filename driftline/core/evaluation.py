@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from sklearn.calibration import CalibrationDisplay, calibration_curve
+from sklearn.dummy import DummyClassifier, DummyRegressor
 from sklearn.inspection import permutation_importance
 from sklearn.metrics import (
     ConfusionMatrixDisplay,
@@ -306,6 +307,18 @@ def evaluate_model(
     record.artifacts["evaluation"] = str(json_path)
     json_path.write_text(record.model_dump_json(indent=2))
     return record
+
+
+def fit_dummy(
+    train: pd.DataFrame, schema: Schema, cfg: ProjectConfig
+) -> DummyClassifier | DummyRegressor:
+    """The trivial baseline a candidate must beat, fitted on the same training set as the
+    candidates: scikit-learn's DummyClassifier predicting the class priors, or for
+    regression its DummyRegressor predicting the mean."""
+    y = labels(train, cfg, schema.task)
+    if schema.task == "regression":
+        return DummyRegressor(strategy="mean").fit(train[schema.features], y)
+    return DummyClassifier(strategy="prior").fit(train[schema.features], y)
 
 
 def _rank_value(record: EvaluationRecord, metric: str) -> float:

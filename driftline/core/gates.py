@@ -10,13 +10,42 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 
-from driftline.core.config import Change, Gates
-from driftline.core.contracts import Blessing, Check, CheckKind
-from driftline.core.task_kinds import direction
+from driftline.core.config import Change, DummyGate, Gates, ProjectConfig
+from driftline.core.contracts import Blessing, Check, CheckKind, TaskKind
+from driftline.core.task_kinds import LOWER_IS_BETTER, direction, primary_metric
 
 # Metrics come from float arithmetic: 0.85 - 0.84 is 0.010000000000000009, which must still
 # pass "max_drop_abs: 0.01". Comparisons allow this much slack.
 TOLERANCE = 1e-9
+# The default gates' tolerance against the champion: at most 1 % worse on the primary metric.
+DEFAULT_MAX_DROP_REL = 0.01
+
+
+def default_gates(metric: str) -> Gates:
+    """The gates of a config without a `gates:` section: beat the dummy baseline on the
+    primary `metric` by 5 % of its value, and be at most 1 % worse than the champion on it."""
+    return Gates(
+        dummy=DummyGate(metric=metric),
+        change={metric: Change(direction=direction(metric), max_drop_rel=DEFAULT_MAX_DROP_REL)},
+    )
+
+
+def gates_for(cfg: ProjectConfig, task: TaskKind) -> tuple[Gates, str | None]:
+    """The gates a project of `task` is judged by, and a line saying so when they are the
+    defaults. A dummy gate without a metric judges the primary metric."""
+    primary = primary_metric(cfg.training.primary_metric, task)
+    if cfg.gates is None:
+        note = (
+            f"no 'gates:' section in the config, so the default gates apply: {primary} must "
+            f"beat the dummy baseline by {DummyGate().min_gain_rel:.0%} of its value "
+            f"and be at most {DEFAULT_MAX_DROP_REL:.0%} worse than the champion's; set "
+            "'gates:' to choose your own ('gates: {}' blesses nothing)"
+        )
+        return default_gates(primary), note
+    if cfg.gates.dummy is not None and cfg.gates.dummy.metric is None:
+        dummy = cfg.gates.dummy.model_copy(update={"metric": primary})
+        return cfg.gates.model_copy(update={"dummy": dummy}), None
+    return cfg.gates, None
 
 
 def _usable(value: float | None) -> bool:
@@ -98,15 +127,55 @@ def _change_checks(
         yield Check(**common, baseline=base, status="passed" if ok else "failed", message=message)
 
 
+def _dummy_check(rule: DummyGate, observed: float | None, dummy: float | None) -> Check:
+    metric = rule.metric or "(primary metric)"
+    lower = metric in LOWER_IS_BETTER
+    if not _usable(observed) or not _usable(dummy):
+        whose = "candidate's" if not _usable(observed) else "dummy baseline's"
+        return Check(
+            metric=metric,
+            kind="beats_dummy",
+            threshold=math.nan,
+            observed=observed,
+            baseline=dummy,
+            status="failed",
+            message=f"metric '{metric}' is missing or NaN in the {whose} evaluation",
+        )
+    assert observed is not None and dummy is not None
+    margin = max(rule.min_gain_abs, rule.min_gain_rel * abs(dummy))
+    required = dummy - margin if lower else dummy + margin
+    ok = observed <= required + TOLERANCE if lower else observed >= required - TOLERANCE
+    word = "at most" if lower else "at least"
+    return Check(
+        metric=metric,
+        kind="beats_dummy",
+        threshold=required,
+        observed=observed,
+        baseline=dummy,
+        status="passed" if ok else "failed",
+        message=f"{metric} is {observed:.4f} against the dummy baseline's {dummy:.4f}; "
+        f"must be {word} {required:.4f} (a margin of {margin:.4g})",
+    )
+
+
 def bless(
     gates: Gates,
     candidate: dict[str, float],
     baseline: dict[str, float] | None,
     candidate_id: str,
     baseline_id: str | None = None,
+    dummy: dict[str, float] | None = None,
 ) -> Blessing:
-    """Apply every configured threshold; bless only if all ran checks pass and at least one ran."""
+    """Apply every configured threshold; bless only if all ran checks pass and at least one ran.
+
+    `dummy` holds the trivial baseline's metrics on the same holdout (the dummy gate's).
+    """
     checks: list[Check] = []
+    if gates.dummy is not None:
+        metric = gates.dummy.metric
+        if metric is None:
+            raise ValueError("the dummy gate needs its metric (see gates_for)")
+        checks.append(_dummy_check(gates.dummy, candidate.get(metric), (dummy or {}).get(metric)))
     for metric, bound in gates.value.items():
         checks += _value_checks(metric, bound.min, bound.max, candidate.get(metric))
     for metric, rule in gates.change.items():

@@ -151,9 +151,11 @@ def generate(
     start_id: int = 0,
     start_date: str = "2026-01-01",
     task: str = "binary",
+    days: int = 90,
 ) -> pd.DataFrame:
-    """One seeded population of customers with the `task`'s target (see TARGETS); the same
-    arguments give the same frame."""
+    """One seeded population of customers with the `task`'s target (see TARGETS), their
+    snapshot dates spread over `days` days from `start_date`; the same arguments give the
+    same frame."""
     if task not in TARGETS:
         raise ValueError(f"unknown task '{task}'; one of {list(TARGETS)}")
     if n_rows < 1:
@@ -165,7 +167,7 @@ def generate(
         {
             ID: [f"C{start_id + i:08d}" for i in range(n)],
             TIMESTAMP: pd.Timestamp(start_date)
-            + pd.to_timedelta(np.sort(rng.integers(0, 90, n)), unit="D"),
+            + pd.to_timedelta(np.sort(rng.integers(0, days, n)), unit="D"),
             "tenure_months": rng.gamma(2.0, 14.0, n).clip(0, 120),
             "monthly_charges": rng.normal(70, 25, n).clip(15, 150),
             "support_calls": rng.poisson(1.3, n).astype(float),
@@ -227,5 +229,55 @@ def write_batches(
             df.to_parquet(path, index=False)
         else:
             raise ValueError(f"unknown format '{fmt}': use csv or parquet")
+        paths.append(path)
+    return paths
+
+
+def seasonal_drift(month: int, strength: float = 1.0) -> Drift:
+    """The drift of calendar month `month` (0 = January) in a yearly cycle: charges and data
+    usage swing with the season, month-to-month contracts peak in summer, and the churn
+    pattern itself moves a little towards the drifted one (concept drift) and back."""
+    phase = 2 * np.pi * (month % 12) / 12
+    swing = float(np.sin(phase)) * strength
+    summer = float((1 - np.cos(phase)) / 2) * strength
+    return Drift(
+        shift={"monthly_charges": 12.0 * swing, "data_usage_gb": 3.0 * swing},
+        category_mix={
+            "contract": {
+                "month-to-month": 0.5 + 0.15 * summer,
+                "one_year": 0.3 - 0.1 * summer,
+                "two_year": 0.2 - 0.05 * summer,
+            }
+        },
+        concept=0.15 * summer,
+    )
+
+
+def write_monthly_batches(
+    folder: str | Path,
+    months: int = 12,
+    rows_per_month: int = 1000,
+    seed: int = 0,
+    start: str = "2026-01",
+    strength: float = 1.0,
+) -> list[Path]:
+    """One CSV per month (`month_YYYY-MM.csv`, so name order is time order) with that
+    month's seasonal drift (`seasonal_drift`) and snapshot dates inside the month."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    first = pd.Period(start, freq="M")
+    paths = []
+    for i in range(months):
+        period = first + i
+        df = generate(
+            rows_per_month,
+            seed=seed * 1000 + i,
+            drift=seasonal_drift(period.month - 1, strength),
+            start_id=i * rows_per_month,
+            start_date=str(period.start_time.date()),
+            days=period.days_in_month,
+        )
+        path = folder / f"month_{period}.csv"
+        df.to_csv(path, index=False, date_format="%Y-%m-%d")
         paths.append(path)
     return paths

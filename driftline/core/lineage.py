@@ -71,9 +71,25 @@ def model_metadata(
         holdout=split.holdout,
         split_strategy=split.strategy,
         time_cutoff=split.time_cutoff,
+        holdout_start=split.holdout_start,
+        holdout_end=split.holdout_end,
+        holdout_files=split.holdout_files,
         lineage=Lineage(flow_run_id=flow_run_id, trigger=trigger, config_hash=cfg.fingerprint()),
         warnings=warnings or [],
         calibration=record.calibration,
+    )
+
+
+def same_build(
+    metadata: ModelMetadata, data: str, config_hash: str, code: CodeVersion | None
+) -> bool:
+    """Whether a version was built from this data fingerprint, config hash and code version
+    (the commit and whether the tree was dirty: edits at one commit are not told apart)."""
+    return (
+        metadata.data is not None
+        and metadata.data.fingerprint == data
+        and metadata.lineage.config_hash == config_hash
+        and metadata.lineage.code == code
     )
 
 

@@ -76,6 +76,9 @@ class ModelMetadata(_Frozen):
     holdout: DatasetRef | None = None
     split_strategy: str | None = None
     time_cutoff: str | None = None
+    holdout_start: str | None = None
+    holdout_end: str | None = None
+    holdout_files: list[str] = Field(default_factory=list)
     lineage: Lineage = Field(default_factory=Lineage)
     warnings: list[str] = Field(
         default_factory=list, description="What the run warned of (a feature that may leak)."

@@ -21,6 +21,12 @@ OUTCOME_METRICS = (
 
 def training_outcome(outcome: TrainingOutcome) -> str:
     """A training run's result as a person reads it after `make demo` or `driftline run train`."""
+    if outcome.outcome == "unchanged":
+        return (
+            f"\n{outcome.project}: unchanged since {outcome.version} (same data fingerprint, "
+            "config and code); nothing registered (--force --reason ... retrains anyway)\n"
+            f"  champion: {outcome.champion or 'none'}\n  model card: {outcome.card_path}"
+        )
     metrics = "  ".join(
         f"{k} {outcome.metrics[k]:.4f}" for k in OUTCOME_METRICS if k in outcome.metrics
     )
@@ -32,6 +38,7 @@ def training_outcome(outcome: TrainingOutcome) -> str:
     lines = [
         f"\n{outcome.project} {outcome.version} ({outcome.candidate}): {outcome.outcome.upper()}",
         f"  metrics: {metrics}",
+        *([f"  {outcome.gates_note}"] if outcome.gates_note else []),
         f"  gate {against}: "
         + ("passed" if not outcome.blessing_reasons else "; ".join(outcome.blessing_reasons)),
         *(f"  WARNING: {w}" for w in outcome.warnings),
@@ -41,7 +48,21 @@ def training_outcome(outcome: TrainingOutcome) -> str:
         f"  run reports: {outcome.report_dir}",
         *([f"  training report: {outcome.report_path}"] if outcome.report_path else []),
     ]
+    if outcome.outcome == "rejected" and outcome.champion:
+        lines.append(f"  kept {outcome.champion} as the champion")
     return "\n".join(lines)
+
+
+def no_champion(outcome: TrainingOutcome) -> str | None:
+    """What to do when a run ends with no champion at all (None when there is one)."""
+    if outcome.champion is not None:
+        return None
+    return (
+        f"{outcome.project} has no champion: {outcome.version} was not blessed and nothing is "
+        "served; loosen or set the thresholds under the config's 'gates:' key (e.g. "
+        "gates.value.roc_auc.min, or remove 'gates:' for the defaults), or promote it with "
+        f"driftline models promote {outcome.version} --force --reason ..."
+    )
 
 
 def drift_check(result: DriftResult, model_version: str) -> str:
@@ -72,6 +93,18 @@ def drift_check(result: DriftResult, model_version: str) -> str:
     if result.quality:
         lines += ["### Quality", *[f"- {k}: {v:.4f}" for k, v in result.quality.items()]]
     lines.append(f"Quality: {result.quality_note}.")
+    if result.estimated:
+        lines += [
+            "",
+            "### Estimated quality (no labels needed)",
+            "| metric | estimate | band |",
+            "|---|---|---|",
+            *[
+                f"| {e.metric} | {e.value:.4f} | {e.lower:.4f} to {e.upper:.4f} ({e.level:.0%}) |"
+                for e in result.estimated
+            ],
+        ]
+    lines.append(f"Estimate: {result.estimate_note}.")
     return "\n".join(lines)
 
 

@@ -70,7 +70,7 @@ def test_a_racing_promotion_is_re_gated_against_the_new_champion(
     registry.register(registry.load_model(v1.version), v1.metadata, status="blessed")  # v0002
 
     race_next_registration(monkeypatch, "v0002")
-    outcome = training(config_path=str(config))
+    outcome = training(config_path=str(config), retrain_unchanged=True)
     monkeypatch.undo()
     assert outcome.version == "v0003" and outcome.outcome == "promoted"
     assert outcome.baseline_version == "v0002"  # gated against the champion it replaced
@@ -86,7 +86,7 @@ def test_a_racing_promotion_is_re_gated_against_the_new_champion(
     forest.fit(data[schema.features], labels(data, cfg))
     strong = registry.register(forest, v1.metadata, status="blessed")
     race_next_registration(monkeypatch, strong.version)
-    refused = training(config_path=str(config))
+    refused = training(config_path=str(config), retrain_unchanged=True)
     monkeypatch.undo()
     assert refused.outcome == "rejected" and refused.baseline_version == strong.version
     assert registry.aliases()[CHAMPION] == strong.version
@@ -101,7 +101,7 @@ def test_a_swapped_candidate_file_is_never_unpickled(prefect_server: None, tmp_p
     [candidate] = (cfg.state_path / "models-wip").glob("*/model.joblib")
     joblib.dump(Tripwire(), candidate)  # a payload, where the cached fit points
     UNPICKLED.clear()
-    outcome = training(config_path=str(config))
+    outcome = training(config_path=str(config), retrain_unchanged=True)
     assert UNPICKLED == []
     model = ModelRegistry.for_config(cfg).load_model(outcome.version)
     assert callable(model.predict_proba)  # the candidate was trained again, not the payload

@@ -89,10 +89,16 @@ def train(
         None, "--candidate", help="Candidate to train (repeatable; default: the config's)."
     ),
     search_budget: int = typer.Option(None, min=1, help="Settings tried per candidate."),
-    force: bool = typer.Option(False, help="Promote even if the gate rejects (needs --reason)."),
+    force: bool = typer.Option(
+        False, help="Retrain unchanged data; promote even if the gate rejects (needs --reason)."
+    ),
     reason: str = typer.Option(None, help="Why the gate is overridden (with --force)."),
 ) -> None:
-    """Train, evaluate, gate, register, and promote to champion when blessed."""
+    """Train, evaluate, gate, register, and promote to champion when blessed.
+
+    Exits 1 when the run ends with no champion at all; a rejected candidate that leaves
+    the champion in place exits 0 ("kept vN").
+    """
     with user_errors():
         cfg = project(config, data)
         check_sources(cfg)
@@ -107,9 +113,12 @@ def train(
         outcome = run_flow(
             cfg.state_path, "train", "flows.training:training", parameters, TrainingOutcome
         )
-    from driftline.core.render import training_outcome
+    from driftline.core.render import no_champion, training_outcome
 
     typer.echo(training_outcome(outcome))
+    if (missing := no_champion(outcome)) is not None:
+        typer.echo(f"error: {missing}", err=True)
+        raise typer.Exit(1)
 
 
 @app.command("monitor")
@@ -135,6 +144,12 @@ def monitor(
         typer.echo("no verdict: no champion to compare against")
         return
     typer.echo(f"drift share {result.drift_share:.0%}, drifted: {result.drifted_columns or 'none'}")
+    quality = ", ".join(f"{k} {v:.4f}" for k, v in result.quality.items())
+    typer.echo(f"quality: {quality or result.quality_note}")
+    estimated = ", ".join(
+        f"{e.metric} {e.value:.4f} [{e.lower:.4f}, {e.upper:.4f}]" for e in result.estimated
+    )
+    typer.echo(f"estimated quality (no labels): {estimated or result.estimate_note}")
     typer.echo(f"alerts: {[a.rule for a in result.alerts] or 'none'}\nreport: {result.report_path}")
 
 

@@ -13,7 +13,7 @@ import yaml
 from pydantic import Field, ValidationError, model_validator
 
 from driftline.core.config.data import DataSource, Expectations, Features, Target
-from driftline.core.config.gates import Bound, Change, Gates
+from driftline.core.config.gates import Bound, Change, DummyGate, Gates
 from driftline.core.config.monitoring import (
     MIN_SAMPLE_ROWS,
     DriftMethod,
@@ -30,6 +30,7 @@ from driftline.core.config.training import (
     CandidateName,
     CustomCandidate,
     FeatureSelection,
+    SplitSettings,
     Threshold,
     Training,
 )
@@ -48,6 +49,7 @@ __all__ = [
     "CustomCandidate",
     "DataSource",
     "DriftMethod",
+    "DummyGate",
     "Expectations",
     "FeatureDrift",
     "FeatureSelection",
@@ -58,6 +60,7 @@ __all__ = [
     "QualityMetric",
     "Retraining",
     "Serving",
+    "SplitSettings",
     "Target",
     "Threshold",
     "Tracking",
@@ -80,7 +83,12 @@ class ProjectConfig(Section):
     expectations: Expectations
     state_dir: str = ".driftline"
     training: Training = Field(default_factory=Training)
-    gates: Gates = Field(default_factory=Gates)
+    split: SplitSettings = Field(default_factory=SplitSettings)
+    gates: Gates | None = Field(
+        None,
+        description="Blessing thresholds; left out: the default gates "
+        "(driftline.core.gates.default_gates); an empty mapping blesses nothing.",
+    )
     serving: Serving = Field(default_factory=Serving)
     monitoring: Monitoring = Field(default_factory=Monitoring)
     tracking: Tracking = Field(default_factory=Tracking)

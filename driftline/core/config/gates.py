@@ -43,6 +43,17 @@ class Change(Section):
         return self
 
 
+class DummyGate(Section):
+    """The candidate must beat a trivial baseline (scikit-learn's DummyClassifier /
+    DummyRegressor, fitted on the same training set) on `metric` (default: the primary
+    metric) by at least the larger of `min_gain_abs` and `min_gain_rel` x |dummy's value|."""
+
+    metric: str | None = None
+    min_gain_abs: float = Field(0.0, ge=0)
+    min_gain_rel: float = Field(0.05, ge=0)
+
+
 class Gates(Section):
     value: dict[str, Bound] = Field(default_factory=dict)
     change: dict[str, Change] = Field(default_factory=dict)
+    dummy: DummyGate | None = None

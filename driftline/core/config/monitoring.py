@@ -78,6 +78,10 @@ class Monitoring(Section):
         "Unset: the task's default (binary roc_auc 0.7, multiclass f1_macro 0.5, regression "
         "r2 0.0).",
     )
+    estimated_performance_floor: dict[QualityMetric, float] = Field(
+        default_factory=dict,
+        description="Alert (and retrain) when a label-free estimate's whole band is below this.",
+    )
     window: Window = Field(default_factory=Window)
     cron: str = "0 * * * *"
     retraining: Retraining = Field(default_factory=Retraining)

@@ -21,6 +21,23 @@ class FeatureSelection(Section):
     k: int = Field(10, ge=1)
 
 
+class SplitSettings(Section):
+    """How the holdout is drawn (`split:`).
+
+    auto: by `timestamp_column` when it is set; else, when the source is several batch
+    files, the latest batch(es) in name order; else stratified random. Retraining data
+    (the champion's rows, then the recent labelled ones) holds out its latest rows.
+    """
+
+    strategy: Literal["auto", "random", "time", "latest_batches"] = "auto"
+    batches: int | None = Field(
+        None,
+        ge=1,
+        description="Latest batch files held out (default: the latest one, and earlier ones "
+        "while they hold under half of training.holdout_fraction of the rows).",
+    )
+
+
 CandidateName = Literal["logistic_regression", "ridge", "random_forest", "hist_gradient_boosting"]
 
 # Distributions a custom candidate's `search` may draw from: {name: [low, high]} (scipy's

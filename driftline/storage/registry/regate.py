@@ -13,8 +13,8 @@ from pathlib import Path
 
 from driftline.core.config import ProjectConfig
 from driftline.core.contracts import Blessing
-from driftline.core.evaluation import evaluate_model
-from driftline.core.gates import bless
+from driftline.core.evaluation import evaluate_model, fit_dummy
+from driftline.core.gates import bless, gates_for
 from driftline.errors import RegistryError
 from driftline.storage.registry import ModelRegistry, ModelVersion
 
@@ -43,4 +43,10 @@ def regate(
         registry.load_model(version.version), df, schema, cfg, name=version.version
     )
     baseline = evaluate_model(registry.load_model(champion), df, schema, cfg, name=champion)
-    return bless(cfg.gates, candidate.metrics, baseline.metrics, version.version, champion)
+    gates, _ = gates_for(cfg, version.metadata.task)
+    dummy = None
+    train = version.metadata.train
+    if gates.dummy is not None and train is not None and Path(train.path).exists():
+        model = fit_dummy(train.load(), schema, cfg)
+        dummy = evaluate_model(model, df, schema, cfg, name="dummy").metrics
+    return bless(gates, candidate.metrics, baseline.metrics, version.version, champion, dummy)
