@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from prefect import flow, get_run_logger
+from prefect.runtime import flow_run
 
 from driftline.core.config import DEFAULT_CONFIG_PATH, load_config
 from driftline.core.contracts import DriftResult
@@ -11,6 +12,7 @@ from driftline.orchestration.events import emit_run_failed
 from driftline.orchestration.run_folders import run_dir
 from driftline.storage.monitoring_history import MonitoringHistory
 from driftline.storage.registry import CHAMPION, ModelRegistry
+from tasks.challenger import challenger_step
 from tasks.monitor import alert, check, load_window, score_window
 
 
@@ -21,6 +23,8 @@ def monitoring(
     """Check the current window for data drift, prediction drift and quality against the
     champion's reference sample; emit `driftline.drift.detected` /
     `driftline.performance.degraded` when a policy rule breaks. No champion: no verdict.
+    With a challenger served (shadow or canary), report on it and act as
+    `serving.challenger` says.
 
     Args:
         config_path: Project config file (YAML).
@@ -56,4 +60,8 @@ def monitoring(
     )
     if result.alerts:
         alert(cfg, result, champion.version, result.report_path)
+    if cfg.serving.strategy != "none":
+        actor = f"flow-run:{flow_run.id}" if flow_run.id else "driftline"
+        folder = str(run_dir(cfg.state_path) / "monitoring")
+        result = result.model_copy(update={"challenger": challenger_step(cfg, folder, actor)})
     return result

@@ -181,6 +181,7 @@ def fit_gate_promote(
         trigger,
         str(flow_run.id) if flow_run.id else None,
         warnings=leaks,
+        fit_seconds=chosen.fit_seconds,
     )
     sample = reference(
         chosen,

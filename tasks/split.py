@@ -10,7 +10,7 @@ from prefect import task
 from driftline.core.config import ProjectConfig
 from driftline.core.contracts import DatasetRef, Ingested, Split
 from driftline.core.datasets import write_dataset
-from driftline.core.splitting import split_frame
+from driftline.core.splitting import split_frame, target_summary
 from tasks.policies import cached_on, retry_on_io
 
 
@@ -65,4 +65,8 @@ def split(cfg: ProjectConfig, ingested: Ingested, seen: DatasetRef | None = None
         holdout_start=parts.holdout_start,
         holdout_end=parts.holdout_end,
         holdout_files=parts.holdout_files,
+        target_balance={
+            "train": target_summary(parts.train[schema.target], schema.task),
+            "holdout": target_summary(parts.holdout[schema.target], schema.task),
+        },
     )

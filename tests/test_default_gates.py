@@ -123,6 +123,10 @@ def test_a_minimal_config_promotes_a_model_that_beats_the_dummy_once(
     (beats,) = [c for c in blessing.checks if c.kind == "beats_dummy"]
     assert beats.status == "passed" and beats.baseline == pytest.approx(0.5)
     assert blessing.holdout and "stratified random holdout" in blessing.holdout
+    card = Path(first.card_path).read_text()
+    assert "stratified random holdout: 240 rows (training: 960)" in card
+    assert "`churned` in the holdout set:" in card and "Source files (1): `a.csv`" in card
+    assert "reliability_curve.png" in card and "search time" in card
 
     again = training(config_path=str(path))  # unchanged data, config and code
     assert again.outcome == "unchanged" and again.version == "v0001"

@@ -20,16 +20,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel
 from scipy import stats
 
+from driftline.core.contracts import ArmComparison, Recommendation, Verdict
 from driftline.core.task_kinds import LOWER_IS_BETTER
 
-Verdict = Literal["better", "worse", "undecided"]
-Recommendation = Literal["promote", "keep", "need more data"]
 BOOTSTRAP_ROUNDS = 400
 POWER = 0.8
 
@@ -41,23 +38,6 @@ class Arm:
     y: np.ndarray
     predicted: np.ndarray
     scores: np.ndarray | None = None  # positive-class probability, or None
-
-
-class ArmComparison(BaseModel):
-    """The challenger against the champion on one metric (difference = challenger - champion)."""
-
-    metric: str
-    champion: float
-    challenger: float
-    difference: float
-    ci_low: float
-    ci_high: float
-    level: float
-    p_value: float
-    test: str
-    labelled: dict[str, int]
-    labels_needed: int | None
-    verdict: Verdict
 
 
 def compare(

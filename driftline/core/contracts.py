@@ -161,6 +161,11 @@ class Split(BaseModel):
     holdout_start: str | None = None
     holdout_end: str | None = None
     holdout_files: list[str] = Field(default_factory=list)
+    target_balance: dict[str, dict[str, float]] = Field(
+        default_factory=dict,
+        description="Per side (train, holdout): the share of each class of the target, or "
+        "(regression) its mean, std, min, 50% and max.",
+    )
 
     def describe(self) -> str:
         """One line for the run log, the blessing and the card."""
@@ -433,6 +438,9 @@ class DriftResult(BaseModel):
         default_factory=list, description="Label-free estimates of the window's quality (CBPE)."
     )
     estimate_note: str = "not computed"
+    challenger: ChallengerReport | None = Field(
+        None, description="When a challenger is served: its report on labelled traffic."
+    )
     # Set by the monitoring task: the window's time span and where the report was written.
     window_start: datetime | None = None
     window_end: datetime | None = None
@@ -445,3 +453,48 @@ class DriftResult(BaseModel):
     @property
     def performance_alert(self) -> bool:
         return any(a.rule in PERFORMANCE_RULES for a in self.alerts)
+
+
+# Challenger verdicts (shadow and canary traffic)
+
+Verdict = Literal["better", "worse", "undecided"]
+Recommendation = Literal["promote", "keep", "need more data"]
+
+
+class ArmComparison(BaseModel):
+    """The challenger against the champion on one metric (difference = challenger - champion)."""
+
+    metric: str
+    champion: float
+    challenger: float
+    difference: float
+    ci_low: float
+    ci_high: float
+    level: float
+    p_value: float
+    test: str
+    labelled: dict[str, int]
+    labels_needed: int | None
+    verdict: Verdict
+
+
+class ChallengerReport(BaseModel):
+    """What labelled shadow or canary traffic says of the challenger, and what was done."""
+
+    project: str
+    champion: str
+    challenger: str
+    mode: Literal["shadow", "canary"]
+    quality: dict[str, dict[str, float]] = Field(
+        description="Per arm (champion, challenger): metrics on its labelled rows."
+    )
+    comparison: ArmComparison | None = Field(
+        None, description="None while an arm has too few labelled rows to compare."
+    )
+    recommendation: Recommendation
+    explanation: str
+    action: Literal["none", "promoted", "rolled back"] = "none"
+    action_note: str = ""
+
+
+DriftResult.model_rebuild()  # its `challenger` field names ChallengerReport, defined above

@@ -51,6 +51,7 @@ def model_metadata(
     trigger: str,
     flow_run_id: str | None,
     warnings: list[str] | None = None,
+    fit_seconds: float | None = None,
 ) -> ModelMetadata:
     """The metadata of a trained candidate: data, config, metrics, gate, schema, and the
     run's warnings (possible leaks)."""
@@ -74,6 +75,8 @@ def model_metadata(
         holdout_start=split.holdout_start,
         holdout_end=split.holdout_end,
         holdout_files=split.holdout_files,
+        target_balance=split.target_balance,
+        fit_seconds=fit_seconds,
         lineage=Lineage(flow_run_id=flow_run_id, trigger=trigger, config_hash=cfg.fingerprint()),
         warnings=warnings or [],
         calibration=record.calibration,

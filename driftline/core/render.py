@@ -9,7 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from driftline.core.contracts import DriftResult, TrainingOutcome, ValidationReport
+from driftline.core.contracts import (
+    ChallengerReport,
+    DriftResult,
+    TrainingOutcome,
+    ValidationReport,
+)
 
 # The metrics a run's summary shows, of whichever task it is (each task records its own).
 OUTCOME_METRICS = (
@@ -105,6 +110,38 @@ def drift_check(result: DriftResult, model_version: str) -> str:
             ],
         ]
     lines.append(f"Estimate: {result.estimate_note}.")
+    return "\n".join(lines)
+
+
+def challenger_report(report: ChallengerReport) -> str:
+    """A challenger report as markdown (the CLI prints it as it is)."""
+    lines = [
+        f"## Challenger {report.challenger} against champion {report.champion} "
+        f"({report.mode} traffic)",
+        "",
+        f"**Recommendation: {report.recommendation}**: {report.explanation}",
+        "",
+    ]
+    metrics = sorted({m for q in report.quality.values() for m in q})
+    if metrics:
+        lines += ["| arm | labelled | " + " | ".join(metrics) + " |",
+                  "|---|---|" + "---|" * len(metrics)]  # fmt: skip
+        labelled = report.comparison.labelled if report.comparison else {}
+        for arm, quality in report.quality.items():
+            cells = " | ".join(f"{quality[m]:.4f}" if m in quality else "-" for m in metrics)
+            lines.append(f"| {arm} | {labelled.get(arm, '-')} | {cells} |")
+        lines.append("")
+    c = report.comparison
+    if c is not None:
+        lines += [
+            f"- {c.metric}: difference {c.difference:+.4f} (challenger - champion), "
+            f"{c.level:.0%} CI {c.ci_low:+.4f} to {c.ci_high:+.4f}",
+            f"- test: {c.test}, p = {c.p_value:.3g}: {c.verdict}",
+            "- labels still needed per arm: "
+            + ("none" if c.labels_needed is None else f"about {c.labels_needed}"),
+        ]
+    if report.action != "none" or report.action_note:
+        lines.append(f"- action: {report.action}; {report.action_note}")
     return "\n".join(lines)
 
 

@@ -19,6 +19,7 @@ from sklearn.model_selection import train_test_split
 from driftline.core.candidates import labels
 from driftline.core.config import ProjectConfig
 from driftline.core.contracts import DatasetRef, SplitStrategy, TaskKind
+from driftline.core.labels import label_texts
 from driftline.errors import ConfigError, DataError
 
 
@@ -110,6 +111,16 @@ def _check_classes(
             f"'{cfg.target.column}' only; use more data, another training.holdout_fraction "
             "or split.strategy"
         )
+
+
+def target_summary(target: pd.Series, task: TaskKind) -> dict[str, float]:
+    """What the card says of a side's target: the share of each class (by label text), or
+    for regression its mean, spread and range."""
+    if task == "regression":
+        values = pd.to_numeric(target, errors="coerce")
+        summary = values.describe()
+        return {k: float(summary[k]) for k in ("mean", "std", "min", "50%", "max")}
+    return {str(k): float(v) for k, v in label_texts(target).value_counts(normalize=True).items()}
 
 
 def seen_rows(df: pd.DataFrame, seen: pd.DataFrame, columns: list[str]) -> pd.Series:

@@ -6,7 +6,17 @@ from pathlib import Path
 
 import typer
 
-from driftline.apps.cli import data, expectations, flows, models, run, serve, server, ui
+from driftline.apps.cli import (
+    challenger,
+    data,
+    expectations,
+    flows,
+    models,
+    run,
+    serve,
+    server,
+    ui,
+)
 from driftline.apps.cli.common import ConfigOption, project, user_errors
 
 app = typer.Typer(
@@ -14,6 +24,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+app.add_typer(challenger.app, name="challenger")
 app.add_typer(data.app, name="data")
 app.add_typer(expectations.app, name="expectations")
 app.add_typer(models.app, name="models")

@@ -24,7 +24,7 @@ from driftline.core.config.monitoring import (
     Window,
 )
 from driftline.core.config.section import Section
-from driftline.core.config.serving import Serving
+from driftline.core.config.serving import ChallengerPolicy, Serving
 from driftline.core.config.tracking import Tracking
 from driftline.core.config.training import (
     CandidateName,
@@ -45,6 +45,7 @@ __all__ = [
     "MIN_SAMPLE_ROWS",
     "Bound",
     "CandidateName",
+    "ChallengerPolicy",
     "Change",
     "CustomCandidate",
     "DataSource",

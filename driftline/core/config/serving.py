@@ -11,6 +11,20 @@ from driftline.core.config.section import Section
 BYTES_PER_RECORD = 4096
 
 
+class ChallengerPolicy(Section):
+    """How labelled shadow or canary traffic judges the challenger (`serving.challenger`)."""
+
+    metric: str | None = Field(None, description="Metric compared (default: the primary).")
+    level: float = Field(0.95, gt=0.5, lt=1, description="Confidence level of the test.")
+    min_labels: int = Field(100, ge=10, description="Labelled rows per arm before comparing.")
+    auto_promote: bool = Field(
+        False, description="Promote a significantly better challenger (audited, with numbers)."
+    )
+    auto_rollback: bool = Field(
+        False, description="Withdraw a significantly worse challenger (remove its alias)."
+    )
+
+
 class Serving(Section):
     """The prediction API: request limits, auth, hot-swap polling, log batching, traffic split."""
 
@@ -63,6 +77,7 @@ class Serving(Section):
     sticky_key: str | None = Field(
         None, description="Record field pinning an entity to one arm; default: id_column."
     )
+    challenger: ChallengerPolicy = Field(default_factory=ChallengerPolicy)
 
     @model_validator(mode="after")
     def _fits(self) -> Serving:

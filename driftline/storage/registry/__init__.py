@@ -19,6 +19,7 @@ from fsspec.core import url_to_fs
 from fsspec.implementations.local import LocalFileSystem
 from sklearn.model_selection import FixedThresholdClassifier
 
+from driftline.core.atomic import write_atomic
 from driftline.core.config import ProjectConfig
 from driftline.core.lineage import build_stamp
 from driftline.core.metadata import ModelMetadata
@@ -235,7 +236,16 @@ class ModelRegistry:
                 forced=force,
                 gated_against=gated_against,
             )
+        self._refresh_card(target.version)
         return self.get(old) if old else None
+
+    def _refresh_card(self, version: str) -> None:
+        """Write the version's card again with the audit log: who made it champion, and why.
+
+        After the alias moved: a crash here leaves the card as it was, never the alias.
+        """
+        path = self._versions.file_path(version, CARD_FILE)
+        write_atomic(path, render_card(self.get(version), self.audit_log()), fs=self.fs)
 
     def rollback(self, *, reason: str, actor: str = "driftline") -> ModelVersion:
         """Make "previous" the champion again (and the displaced champion "previous"), after
@@ -254,6 +264,7 @@ class ModelRegistry:
                 )
             changes = {CHAMPION: back, PREVIOUS: current.get(CHAMPION)}
             self._aliases.commit(state, changes, action="rollback", reason=reason, actor=actor)
+        self._refresh_card(back)
         return self.get(back)
 
     def set_alias(self, name: str, version: str, *, reason: str, actor: str = "driftline") -> None:

@@ -4,24 +4,72 @@ so every version has one (Google's model cards: purpose, data, metrics, gate, li
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
+from driftline.core.contracts import describe_holdout
 from driftline.core.metadata import ModelMetadata
 from driftline.storage.registry.versions import ModelVersion
 
+CHAMPION = "champion"
 
-def render_card(mv: ModelVersion) -> str:
-    """A version's model card."""
+
+def _gate_outcome(mv: ModelVersion, moves: list[dict[str, Any]]) -> list[str]:
+    """The gate's verdict, and every time the version became champion: who, when, why."""
+    lines = [f"- Gate outcome: **{mv.status}**"]
+    for move in moves:
+        if move.get("alias") != CHAMPION or move.get("to") != mv.version:
+            continue
+        how = "**forced past the gates**" if move.get("forced") else "promoted"
+        lines.append(
+            f"- {how} to champion by {move.get('actor')} at {move.get('time')} "
+            f"({move.get('action')}): {move.get('reason') or 'no reason given'}"
+        )
+    return lines
+
+
+def _data(mv: ModelVersion) -> list[str]:
+    m = mv.metadata
+    lines = [
+        f"- Dataset fingerprint: `{m.data.fingerprint if m.data else 'not recorded'}`",
+        f"- Holdout fingerprint: `{m.holdout.fingerprint if m.holdout else 'not recorded'}`",
+    ]
+    if m.data is not None and m.data.sources:
+        shown = ", ".join(f"`{Path(s).name}`" for s in m.data.sources[:20])
+        more = f" and {len(m.data.sources) - 20} more" if len(m.data.sources) > 20 else ""
+        lines.append(f"- Source files ({len(m.data.sources)}): {shown}{more}")
+    if m.train is not None and m.holdout is not None:
+        split = describe_holdout(
+            m.split_strategy or "not recorded",
+            m.holdout.rows,
+            m.train.rows,
+            m.holdout_start,
+            m.holdout_end,
+            m.holdout_files,
+        )
+        lines.append(f"- Split: {split}")
+    for side, shares in m.target_balance.items():
+        if m.task == "regression":
+            text = ", ".join(f"{k} {v:.4g}" for k, v in shares.items())
+        else:
+            text = ", ".join(f"`{k}` {v:.1%}" for k, v in sorted(shares.items()))
+        lines.append(f"- `{m.target}` in the {side} set: {text}")
+    return lines
+
+
+def render_card(mv: ModelVersion, moves: list[dict[str, Any]] | None = None) -> str:
+    """A version's model card; `moves`: the audit log, for who promoted it and why."""
     m = mv.metadata
     lineage = m.lineage
     code = lineage.code
     libraries = ", ".join(f"{k} {v}" for k, v in lineage.libraries.items())
+    seconds = f"{m.fit_seconds:.1f} s" if m.fit_seconds is not None else "not recorded"
     lines = [
         f"# Model card: {m.project} {mv.version}",
         "",
         f"- Registered: {mv.created_at}",
-        f"- Gate outcome: **{mv.status}**",
-        f"- Candidate: {m.candidate}",
+        *_gate_outcome(mv, moves or []),
+        f"- Candidate: {m.candidate} (search time {seconds})",
         f"- sha256 of model.joblib: `{mv.sha256}`",
         "",
         "## Purpose",
@@ -33,8 +81,7 @@ def render_card(mv: ModelVersion) -> str:
         "",
         "## Data",
         "",
-        f"- Training data fingerprint: `{m.data.fingerprint if m.data else 'not recorded'}`",
-        f"- Holdout fingerprint: `{m.holdout.fingerprint if m.holdout else 'not recorded'}`",
+        *_data(mv),
         "",
         *(["## Warnings", "", *(f"- **{w}**" for w in m.warnings), ""] if m.warnings else []),
         "## Metrics (holdout)",
@@ -46,8 +93,15 @@ def render_card(mv: ModelVersion) -> str:
         *_calibration(m),
         "## Blessing",
         "",
-        f"The gates {'passed' if mv.status == 'blessed' else 'rejected'} this version.",
-        *(f"- {reason}" for reason in m.blessing.reasons),
+        f"The gates {'passed' if mv.status == 'blessed' else 'rejected'} this version"
+        + (f" (against {m.blessing.baseline_id})." if m.blessing.baseline_id else "."),
+        *(f"- {check.message}: {check.status}" for check in m.blessing.checks),
+        *(
+            f"- {reason}"
+            for reason in m.blessing.reasons
+            if reason not in {c.message for c in m.blessing.checks}
+        ),
+        *([f"- Holdout: {m.blessing.holdout}"] if m.blessing.holdout else []),
         "",
         *(
             [
