@@ -11,6 +11,7 @@ from conftest import ROOT
 from typer.testing import CliRunner
 
 from driftline.apps.cli import app
+from driftline.core.candidates import labels
 from driftline.core.config import Gates, load_config
 from driftline.core.contracts import TrainingOutcome
 from driftline.core.gates import bless, default_gates, gates_for
@@ -134,3 +135,37 @@ def test_a_minimal_config_promotes_a_model_that_beats_the_dummy_once(
     forced = training(config_path=str(path), retrain_unchanged=True)
     assert forced.version == "v0002" and forced.baseline_version == "v0001"
     assert registry.alias(CHAMPION) is not None
+
+
+@pytest.mark.parametrize(("name", "metric"), [("diabetes", "rmse"), ("wine", "f1_macro")])
+def test_the_default_gates_judge_each_task_against_its_own_dummy(
+    tmp_path: Path, name: str, metric: str
+) -> None:
+    """Regression is judged against DummyRegressor (the mean) on RMSE, lower is better;
+    multiclass against DummyClassifier (the priors) on macro F1, on a real bundled table."""
+    from driftline.core.candidates import build_pipeline
+    from driftline.core.config import FeatureSelection
+    from driftline.core.datasets import discover_sources, read_sources
+    from driftline.core.evaluation import evaluate_model, fit_dummy
+    from driftline.core.splitting import split_frame
+    from driftline.testing.tables import write_table_project
+
+    cfg = load_config(write_table_project(tmp_path, name))
+    df, schema = read_sources(cfg, discover_sources(cfg.resolve(cfg.data.source)))
+    parts = split_frame(df, cfg, [*schema.features, schema.target], None, schema.task)
+    gates, note = gates_for(cfg, schema.task)
+    assert gates.dummy is not None and gates.dummy.metric == metric and note
+    dummy = evaluate_model(fit_dummy(parts.train, schema, cfg), parts.holdout, schema, cfg)
+    first = "ridge" if schema.task == "regression" else "logistic_regression"
+    model = build_pipeline(first, schema, FeatureSelection(), 0)
+    model.fit(parts.train[schema.features], labels(parts.train, cfg, schema.task))
+    fitted = evaluate_model(model, parts.holdout, schema, cfg)
+    verdict = bless(gates, fitted.metrics, None, first, None, dummy.metrics)
+    assert verdict.blessed, verdict.reasons
+    (check,) = [c for c in verdict.checks if c.kind == "beats_dummy"]
+    if metric == "rmse":  # lower is better: the bar sits below the dummy's error
+        assert check.threshold < dummy.metrics["rmse"]
+    else:
+        assert check.threshold > dummy.metrics[metric]
+    worse = bless(gates, dummy.metrics, None, "dummy", None, dummy.metrics)
+    assert not worse.blessed  # the dummy itself does not beat the dummy by the margin

@@ -7,13 +7,24 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+import pandas as pd
+import pyarrow as pa
 import pytest
 from conftest import write_project
 
 from driftline.core.config import load_config
-from driftline.core.generator import Drift, write_batches
+from driftline.core.generator import SCHEMA, Drift, generate, write_batches
 from driftline.orchestration import events
 from driftline.storage.monitoring_history import MonitoringHistory
+from driftline.storage.prediction_log import (
+    PREDICTIONS,
+    feedback_columns,
+    log_root,
+    write_feedback,
+    write_part,
+)
+from driftline.storage.registry import CHALLENGER, CHAMPION, ModelRegistry
 from flows.monitoring import monitoring
 from flows.training import training
 
@@ -58,3 +69,46 @@ def test_a_labelled_batch_reports_quality_and_fires_the_floor(
     assert records[0].quality == result.quality and records[0].rows_labelled == 1200
     assert records[0].alerts == [a.rule for a in result.alerts]
     assert records[1].quality == {} and records[1].estimated == quiet.estimated
+
+
+def test_monitoring_reports_on_a_canary_challenger_and_promotes_a_better_one(
+    prefect_server: None, tmp_path: Path
+) -> None:
+    serving = {"strategy": "canary", "challenger": {"auto_promote": True, "min_labels": 100}}
+    path = write_project(
+        tmp_path, n_rows=2000, training=ONE, monitoring={"min_rows": 300}, serving=serving
+    )
+    assert training(config_path=str(path)).outcome == "promoted"
+    cfg = load_config(path)
+    registry = ModelRegistry.for_config(cfg)
+    v1 = registry.get("v0001")
+    registry.register(registry.load_model("v0001"), v1.metadata, status="blessed")  # v0002
+    registry.set_alias(CHALLENGER, "v0002", reason="canary")
+
+    # Canary traffic: the arms answer alternate requests; the challenger ranks far better.
+    rng = np.random.default_rng(0)
+    rows = generate(1200, seed=5)
+    y = rows[SCHEMA.target].to_numpy()
+    challenger = np.arange(len(rows)) % 2 == 1
+    noise = np.where(challenger, 0.15, 0.45) * rng.normal(size=len(rows))
+    proba = np.clip(0.25 + 0.5 * y + noise, 0, 1)
+    log = rows[SCHEMA.features].assign(
+        request_id=[f"r{i}" for i in range(len(rows))],
+        ts=pd.Timestamp.now(tz="UTC"),
+        served=True,
+        arm=np.where(challenger, "challenger", "champion"),
+        model_version=np.where(challenger, "v0002", "v0001"),
+        probability=proba,
+        label=(proba >= 0.5).astype(int),
+    )
+    write_part(log_root(cfg), PREDICTIONS, pa.Table.from_pandas(log, preserve_index=False))
+    write_feedback(log_root(cfg), feedback_columns(list(log["request_id"]), list(y), 1))
+
+    result = monitoring(config_path=str(path))
+    assert result is not None and result.challenger is not None
+    report = result.challenger
+    assert report.mode == "canary" and report.recommendation == "promote"
+    assert report.comparison is not None and "bootstrap" in report.comparison.test
+    assert report.action == "promoted" and registry.aliases()[CHAMPION] == "v0002"
+    move = [e for e in registry.audit_log() if e["alias"] == CHAMPION][-1]
+    assert move["actor"].startswith("flow-run:") and "roc_auc: challenger" in move["reason"]
