@@ -154,7 +154,9 @@ def test_primary_metric_must_be_one_of_the_task(tmp_path: Path) -> None:
 def test_a_custom_estimator_trains_on_a_multiclass_table(tmp_path: Path) -> None:
     candidate = _custom(params={"n_estimators": 30}, search={"max_depth": {"randint": [2, 8]}})
     path = write_table_project(
-        tmp_path, "wine", training={"candidates": ["logistic_regression", candidate]}
+        tmp_path,
+        "wine",
+        training={"candidates": ["logistic_regression", candidate], "slice_columns": ["ash"]},
     )
     cfg, df, schema = _read(path)
     cfg = _small(cfg)
@@ -176,11 +178,13 @@ def test_a_custom_estimator_trains_on_a_multiclass_table(tmp_path: Path) -> None
     assert all({"precision", "recall"} <= set(v) for v in record.per_class.values())
     assert np.array(record.confusion_matrix).sum() == record.rows
     assert {"confusion_matrix", "evaluation"} <= set(record.artifacts)
+    assert len(record.slices) == 4 and all(g.f1_macro is not None for g in record.slices)
+    assert set(record.slice_gaps["ash"]) == {"accuracy", "f1_macro"}
 
 
 def test_regression_metrics_plots_and_the_lower_is_better_choice(tmp_path: Path) -> None:
     cfg, df, schema = _read(write_table_project(tmp_path, "diabetes"))
-    cfg = _small(cfg)
+    cfg = _small(cfg, slice_columns=["bmi"])
     parts = split_frame(df, cfg, [*schema.features, schema.target], None, schema.task)
     y = labels(parts.train, cfg, schema.task)
     records = []
@@ -195,6 +199,8 @@ def test_regression_metrics_plots_and_the_lower_is_better_choice(tmp_path: Path)
         assert 0.2 < record.metrics["r2"] < 1 and record.metrics["rmse"] > record.metrics["mae"]
         assert {"predicted_vs_actual", "residuals"} <= set(record.artifacts)
         assert record.confusion_matrix == [] and record.threshold is None
+        assert {g.group for g in record.slices} and all(g.rmse for g in record.slices)
+        assert set(record.slice_gaps["bmi"]) == {"mae", "rmse"}
     best = best_record(records, "rmse")
     assert best.metrics["rmse"] == min(r.metrics["rmse"] for r in records)
 

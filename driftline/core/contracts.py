@@ -225,11 +225,17 @@ class SliceGroup(BaseModel):
     column: str
     group: str
     rows: int
-    base_rate: float = Field(description="Share of actual positives.")
-    positive_rate: float = Field(description="Share predicted positive at the threshold.")
+    base_rate: float | None = Field(None, description="Binary: share of actual positives.")
+    positive_rate: float | None = Field(
+        None, description="Binary: share predicted positive at the threshold."
+    )
     roc_auc: float | None = None
     recall: float | None = None
     precision: float | None = None
+    accuracy: float | None = Field(None, description="Multiclass.")
+    f1_macro: float | None = Field(None, description="Multiclass.")
+    mae: float | None = Field(None, description="Regression.")
+    rmse: float | None = Field(None, description="Regression.")
 
 
 class FeatureImportance(BaseModel):

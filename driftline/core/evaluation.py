@@ -56,6 +56,8 @@ from driftline.core.task_kinds import LOWER_IS_BETTER, primary_metric, scorer
 IMPORTANCE_MAX_ROWS = 2000
 IMPORTANCE_REPEATS = 3
 SLICE_METRICS = ("roc_auc", "recall", "precision", "positive_rate")
+# The per-group metrics of the other tasks (their gaps are reported like the binary ones).
+TASK_SLICE_METRICS = {"multiclass": ("accuracy", "f1_macro"), "regression": ("mae", "rmse")}
 MISSING_GROUP = "(missing)"
 CALIBRATION_BINS = 10
 
@@ -157,6 +159,49 @@ def slice_metrics(
     return groups_out, gaps
 
 
+def task_slice_metrics(
+    holdout_df: pd.DataFrame, y: np.ndarray, p: Predictions, task: str, columns: list[str]
+) -> tuple[list[SliceGroup], dict[str, dict[str, float]]]:
+    """Per-group metrics of a multiclass (accuracy, macro F1) or regression (MAE, RMSE) model
+    for each slice column, and the largest gap between groups per metric."""
+    groups_out: list[SliceGroup] = []
+    gaps: dict[str, dict[str, float]] = {}
+    names = TASK_SLICE_METRICS[task]
+    for column in columns:
+        if column not in holdout_df.columns:
+            raise ValueError(f"slice column '{column}' is not in the holdout data")
+        keys = _slice_groups(holdout_df[column]).to_numpy()
+        rows = []
+        for group in sorted(set(keys)):
+            mask = keys == group
+            yg, vg = y[mask], p.values[mask]
+            if task == "regression":
+                values = {
+                    "mae": mean_absolute_error(yg, vg),
+                    "rmse": root_mean_squared_error(yg, vg),
+                }
+            else:
+                values = {
+                    "accuracy": accuracy_score(yg, vg),
+                    "f1_macro": f1_score(yg, vg, average="macro", zero_division=0),
+                }
+            rows.append(
+                SliceGroup(
+                    column=column,
+                    group=group,
+                    rows=int(mask.sum()),
+                    **{k: float(v) for k, v in values.items()},
+                )
+            )
+        groups_out.extend(rows)
+        gaps[column] = {
+            m: max(vals) - min(vals)
+            for m in names
+            if len(vals := [v for r in rows if (v := getattr(r, m)) is not None]) >= 2
+        }
+    return groups_out, gaps
+
+
 def _importance(
     model: Any, X: pd.DataFrame, y: np.ndarray, metric: str, stratify: bool, seed: int
 ) -> list[FeatureImportance]:
@@ -241,8 +286,11 @@ def _record(
     p: Predictions,
 ) -> dict[str, Any]:
     """The task's fields of an EvaluationRecord."""
+    if schema.task != "binary":
+        slices, gaps = task_slice_metrics(holdout_df, y, p, schema.task, cfg.training.slice_columns)
+        sliced = {"slices": slices, "slice_gaps": gaps}
     if schema.task == "regression":
-        return {"metrics": regression_metrics(y, p.values)}
+        return {"metrics": regression_metrics(y, p.values), **sliced}
     if schema.task == "multiclass":
         metrics, per_class = multiclass_metrics(y, p)
         classes = list(p.classes)
@@ -251,6 +299,7 @@ def _record(
             "per_class": per_class,
             "classes": classes,
             "confusion_matrix": confusion_matrix(y, p.values, labels=classes).tolist(),
+            **sliced,
         }
     assert p.proba is not None
     slices, gaps = slice_metrics(holdout_df, y, p.proba, p.values, cfg.training.slice_columns)
@@ -278,7 +327,7 @@ def evaluate_model(
     """Score a fitted model on the holdout with its task's metrics (binary: at the decision
     threshold inside it).
 
-    Metrics (and for classification a confusion matrix; binary: slices) always; with
+    Metrics, slices (and for classification a confusion matrix) always; with
     `out_dir` also the task's plots, permutation importance and `evaluation.json` there.
     `name` and `model_path` label the record.
     """
