@@ -164,7 +164,11 @@ class BatchScorer:
         accepted = self.predlog.append_groups(rows, sizes)
         challenger = arms.challenger
         if self.settings.strategy == "shadow" and challenger is not None:
-            self._shadow.submit(self.shadow, challenger, frame, columns, ids, batches)
+            answered = np.repeat([a != "refused" for a in accepted], sizes)
+            if answered.any():  # no shadow rows for a request answered 503
+                self._shadow.submit(
+                    self.shadow, challenger, *_rows_where(answered, frame, columns, ids, batches)
+                )
         out: list[bytes | Exception] = []
         start = 0
         for n, logged in zip(sizes, accepted, strict=True):
@@ -207,6 +211,21 @@ class BatchScorer:
         rows = log_rows(columns, ids, batches, scored, served=False, latency_ms=latency)
         if self.predlog.append(rows) == "refused":
             log.warning("prediction log full: %d shadow row(s) not logged", n)
+
+
+def _rows_where(
+    keep: np.ndarray, frame: pd.DataFrame, columns: Columns, ids: list[str], batches: list[str]
+) -> tuple[pd.DataFrame, Columns, list[str], list[str]]:
+    """The rows of a batch where `keep` is true (all of it, untouched, when it is)."""
+    if keep.all():
+        return frame, columns, ids, batches
+    rows = np.flatnonzero(keep).tolist()
+    return (
+        frame[keep],
+        {k: [v[i] for i in rows] for k, v in columns.items()},
+        [ids[i] for i in rows],
+        [batches[i] for i in rows],
+    )
 
 
 def log_rows(
