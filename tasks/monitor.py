@@ -124,7 +124,7 @@ def check(
     )
     MonitoringHistory.for_config(cfg).append(result, model_version, source or "")
     audit = ModelRegistry.for_config(cfg).audit_log()
-    Dashboard.for_config(cfg).add_check(
+    Dashboard.for_config(cfg, schema.task if schema else "binary").add_check(
         result, report, current, model_version, promotion_lines(audit)
     )
     logger.info("drift check: %s; alerts: %s", result.reason, [a.rule for a in result.alerts])

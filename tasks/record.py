@@ -46,7 +46,7 @@ def record_training(
     ReportIndex.for_config(cfg).add("training", outcome, f"{version.version} ({best})", page)
     audit = ModelRegistry.for_config(cfg).audit_log()
     try:
-        Dashboard.for_config(cfg).add_reference(
+        Dashboard.for_config(cfg, version.metadata.table_schema.task).add_reference(
             version.version, pd.read_parquet(reference_path), promotion_lines(audit)
         )
     except (OSError, ValueError) as exc:

@@ -60,7 +60,7 @@ def _project_state(tmp_path: Path) -> Path:
     report = run_validation(data, load_suite(cfg.suite_path), docs, cfg.state_path / "assets")
     assert report.docs_path is not None
     index.add("validation", "passed" if report.success else "failed", "Data Docs", report.docs_path)
-    board = Dashboard.for_config(cfg)
+    board = Dashboard.for_config(cfg, "binary")
     reference = _scored(generate(800, seed=1), 1)
     board.add_reference("v0001", reference, [])
     for shift in (0.0, 15.0):  # two checks: a line over time

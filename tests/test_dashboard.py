@@ -127,3 +127,35 @@ def test_ui_before_any_check_or_training_says_what_fills_it(tmp_path: Path) -> N
     result = CliRunner().invoke(app, ["ui", "--config", str(config)])
     assert result.exit_code == 1
     assert "no dashboard yet" in result.output and "driftline run monitor" in result.output
+
+
+def test_a_regression_project_gets_its_own_quality_metrics_and_prediction_column(
+    tmp_path: Path,
+) -> None:
+    from sklearn.datasets import load_diabetes
+
+    from driftline.core.scoring import prediction_column
+
+    data = load_diabetes(as_frame=True).frame
+    column = prediction_column("regression")
+    rng = np.random.default_rng(0)
+    scored = data.assign(**{column: data["target"] + rng.normal(0, 30, len(data))})
+    features = [c for c in data.columns if c != "target"]
+    reference, current = scored.iloc[:220], scored.iloc[220:]
+    result, report = check_drift(
+        reference, current, features, [], POLICY, column, "target", task="regression"
+    )
+    board = Dashboard(tmp_path / "evidently", "diabetes", column)
+    board.add_check(result, report, current, "v0001", [])
+    ws = Workspace.create(str(board.folder))
+    (project,) = ws.search_project("diabetes")
+    panels = {p.title: p for p in ws.get_dashboard(project.id).panels}
+    quality = [
+        v.metric.split(":")[-1] for v in panels["Realised quality on labelled windows"].values
+    ]
+    assert report.quality is not None and quality == [
+        m["config"]["type"].split(":")[-1] for m in report.quality.dict()["metrics"]
+    ]
+    assert "RocAuc" not in quality and quality  # the task's metrics, not a classifier's
+    means = panels["Prediction mean and distribution"].values
+    assert {v.metric_labels["column"] for v in means} == {column, board.reference_column}

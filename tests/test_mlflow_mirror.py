@@ -65,7 +65,7 @@ def test_training_runs_versions_and_aliases_appear_in_mlflow(
     kinds = [(e.kind, e.outcome) for e in ReportIndex.for_config(cfg).entries()]
     assert kinds.count(("validation", "passed")) == 2 and ("training", "blessed") in kinds
     assert all(Path(e.path).is_file() for e in ReportIndex.for_config(cfg).entries())
-    ws = Workspace.create(str(Dashboard.for_config(cfg).folder))
+    ws = Workspace.create(str(Dashboard.for_config(cfg, "binary").folder))
     (project,) = ws.search_project(cfg.project)
     assert len(ws.list_runs(project.id)) == 2  # each training run's reference sample
     promotions = next(p for p in ws.get_dashboard(project.id).panels if p.title == "Promotions")

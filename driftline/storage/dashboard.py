@@ -20,7 +20,7 @@ import pandas as pd
 
 from driftline.core.config import ProjectConfig
 from driftline.core.config.tracking import DASHBOARD_PORT
-from driftline.core.contracts import DriftResult
+from driftline.core.contracts import DriftResult, TaskKind
 
 if TYPE_CHECKING:
     from evidently.core.report import Snapshot
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from evidently.ui.workspace import Project, Workspace
 
     from driftline.core.drift import DriftReport
+    from driftline.storage.registry import ModelRegistry
 
 # The summary snapshot's columns: a flag per checked feature (its mean is the drifted
 # share, in %) and the prediction's quantiles shown next to its mean.
@@ -51,10 +52,12 @@ class Dashboard:
         return f"{self.prediction_column} (training reference)"
 
     @classmethod
-    def for_config(cls, cfg: ProjectConfig) -> Dashboard:
-        from driftline.core.lineage import PREDICTION_COLUMN
+    def for_config(cls, cfg: ProjectConfig, task: TaskKind) -> Dashboard:
+        """The project's dashboard; `task` names the prediction column (a probability, a
+        class or a value)."""
+        from driftline.core.scoring import prediction_column
 
-        return cls(cfg.state_path / "evidently", cfg.project, PREDICTION_COLUMN)
+        return cls(cfg.state_path / "evidently", cfg.project, prediction_column(task))
 
     def _workspace(self) -> Workspace:
         from evidently.ui.workspace import Workspace
@@ -251,6 +254,14 @@ def _labels(panels: list[DashboardPanelPlot], title: str, key: str) -> list[str]
 
 def _merge(old: list[str], new: list[str]) -> list[str]:
     return [*old, *(n for n in new if n not in old)]
+
+
+def champion_task(registry: ModelRegistry) -> TaskKind:
+    """The task of the project's models (the champion's; binary before there is one)."""
+    from driftline.storage.registry import CHAMPION
+
+    champion = registry.alias(CHAMPION)
+    return champion.metadata.table_schema.task if champion else "binary"
 
 
 def promotion_lines(audit: list[dict[str, Any]], limit: int = 20) -> list[str]:

@@ -22,13 +22,13 @@ def alias_listeners(cfg: ProjectConfig) -> list[AliasListener]:
 
 def _dashboard_listener(cfg: ProjectConfig) -> AliasListener:
     def dashboard(aliases: dict[str, str], moves: list[dict[str, Any]]) -> None:
-        from driftline.storage.dashboard import Dashboard, promotion_lines
+        from driftline.storage.dashboard import Dashboard, champion_task, promotion_lines
         from driftline.storage.registry import ModelRegistry
 
-        board = Dashboard.for_config(cfg)
+        registry = ModelRegistry(cfg.state_path / "registry" / cfg.project)
+        board = Dashboard.for_config(cfg, champion_task(registry))
         if board.folder.exists():  # created by the first check or training run
-            audit = ModelRegistry(cfg.state_path / "registry" / cfg.project).audit_log()
-            board.refresh(promotion_lines(audit))
+            board.refresh(promotion_lines(registry.audit_log()))
 
     return dashboard
 

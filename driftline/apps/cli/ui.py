@@ -42,17 +42,18 @@ def ui(
     with user_errors():
         cfg = project(config)
         from driftline.orchestration.project_server import running_server
-        from driftline.storage.dashboard import Dashboard, promotion_lines
+        from driftline.storage.dashboard import Dashboard, champion_task, promotion_lines
         from driftline.storage.registry import ModelRegistry
         from driftline.storage.report_index import ReportIndex
 
-        board = Dashboard.for_config(cfg)
+        registry = ModelRegistry.for_config(cfg)
+        board = Dashboard.for_config(cfg, champion_task(registry))
         if not board.folder.exists():
             raise ConfigError(
                 f"{board.folder}: no dashboard yet; it fills with every training run and "
                 "monitoring check (`driftline run train`, `driftline run monitor`, `make demo`)"
             )
-        board.refresh(promotion_lines(ModelRegistry.for_config(cfg).audit_log()))
+        board.refresh(promotion_lines(registry.audit_log()))
         server = running_server(cfg.state_path / "prefect")
         typer.echo(f"dashboard: http://{host}:{port} (Evidently project '{cfg.project}')")
         typer.echo(f"reports: {ReportIndex.for_config(cfg).page}")
