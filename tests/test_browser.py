@@ -38,6 +38,7 @@ PANELS = [
     "Drift score per column",
     "Prediction mean and distribution",
     "Realised quality on labelled windows",
+    "Label-free quality estimate",
     "Promotions",
 ]
 

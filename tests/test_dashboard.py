@@ -33,7 +33,7 @@ def board(tmp_path: Path) -> Dashboard:
     return Dashboard(tmp_path / "evidently", "churn-demo", PREDICTION_COLUMN)
 
 
-def _check(board: Dashboard, shift: float, seed: int) -> list[str]:
+def _check(board: Dashboard, shift: float, seed: int) -> tuple[list[str], list[str]]:
     reference = _scored(generate(800, seed=1), 1)
     current = _scored(generate(800, seed=seed, drift=Drift(shift={"age": shift})), seed)
     result, report = check_drift(
@@ -47,13 +47,15 @@ def _check(board: Dashboard, shift: float, seed: int) -> list[str]:
     )
     board.add_check(result, report, current, "v0001", ["2026-12-01 10:00 — → v0001 (promote)"])
     assert report.quality is not None
-    return [m["config"]["type"].split(":")[-1] for m in report.quality.dict()["metrics"]]
+    quality = [m["config"]["type"].split(":")[-1] for m in report.quality.dict()["metrics"]]
+    return quality, [e.metric for e in result.estimated]
 
 
 def test_every_check_adds_snapshots_and_the_panels_follow_what_they_hold(board: Dashboard) -> None:
     board.add_reference("v0001", _scored(generate(500, seed=1), 1), [])
-    quality = _check(board, 0.0, 2)
+    quality, estimated = _check(board, 0.0, 2)
     _check(board, 15.0, 3)
+    assert estimated  # a binary window with probabilities: CBPE estimates
 
     ws = Workspace.create(str(board.folder))
     (project,) = ws.search_project("churn-demo")
@@ -66,6 +68,7 @@ def test_every_check_adds_snapshots_and_the_panels_follow_what_they_hold(board: 
         "Drift score per column",
         "Prediction mean and distribution",
         "Realised quality on labelled windows",
+        "Label-free quality estimate",
         "Promotions",
     }
     per_column = [v.metric_labels["column"] for v in panels["Drift score per column"].values]
@@ -73,6 +76,12 @@ def test_every_check_adds_snapshots_and_the_panels_follow_what_they_hold(board: 
     # The quality panel shows the metrics the check computed, whatever they are.
     shown = [v.metric.split(":")[-1] for v in panels["Realised quality on labelled windows"].values]
     assert shown == quality
+    estimate_lines = [
+        v.metric_labels["column"] for v in panels["Label-free quality estimate"].values
+    ]
+    assert estimate_lines == [
+        f"estimated {m}{part}" for m in estimated for part in ("", " (lower)", " (upper)")
+    ]
     assert panels["Promotions"].subtitle == "2026-12-01 10:00 — → v0001 (promote)"
 
 

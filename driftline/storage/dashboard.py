@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 DRIFTED_FLAG = "drifted"
 QUANTILES = (0.1, 0.5, 0.9)
 QUALITY_PANEL = "Realised quality on labelled windows"
+ESTIMATE_PANEL = "Label-free quality estimate"
+ESTIMATE_PARTS = ("value", "lower", "upper")
 METRIC_PREFIX = "evidently:metric_v2:"
 
 
@@ -92,7 +94,7 @@ class Dashboard:
         meta = {"model_version": model_version, "reason": result.reason}
         # 100 per drifted feature: the mean is a percentage (the UI's axis rounds to integers)
         flags = pd.DataFrame({DRIFTED_FLAG: [100.0 * c.drifted for c in result.columns]})
-        summary = self._summary(flags, current, tags, meta)
+        summary = self._summary(flags, current, tags, meta, estimates=_estimate_values(result))
         for name, snap in (
             ("drift", report.drift),
             ("quality", report.quality),
@@ -101,7 +103,9 @@ class Dashboard:
             if snap is not None:
                 ws.add_run(project.id, snap, name=f"{name} of {model_version}: {result.reason}")
         quality = _metric_types([report.quality]) if report.quality is not None else []
-        self._panels(ws, project, [c.column for c in result.columns], quality, promotions)
+        estimated = [e.metric for e in result.estimated]
+        columns = [c.column for c in result.columns]
+        self._panels(ws, project, columns, quality, promotions, estimated)
 
     def add_reference(self, version: str, reference: pd.DataFrame, promotions: list[str]) -> None:
         """Add a training run's reference sample (prediction mean and quantiles) as a snapshot."""
@@ -125,9 +129,14 @@ class Dashboard:
         tags: list[str],
         meta: dict[str, Any],
         column: str | None = None,
+        estimates: dict[str, float] | None = None,
     ) -> Snapshot | None:
         """Evidently's own metrics over the drift flags and the predictions of one window
-        (named `column`: the UI keys a line by metric and column, not by tag)."""
+        (named `column`: the UI keys a line by metric and column, not by tag).
+
+        `estimates` (label-free, CBPE) are driftline's numbers, not Evidently's: each is carried
+        as a one-value column whose `MeanValue` is the number, because Evidently's UI plots
+        only metrics of its snapshots."""
         from evidently import DataDefinition, Dataset, Report
         from evidently.metrics import MeanValue, QuantileValue
 
@@ -142,6 +151,9 @@ class Dashboard:
             frame[name] = pd.Series(pred.to_numpy(dtype=float))
             metrics.append(MeanValue(column=name))
             metrics += [QuantileValue(column=name, quantile=q) for q in QUANTILES]
+        for name, value in (estimates or {}).items():
+            frame[name] = pd.Series([value], dtype=float)
+            metrics.append(MeanValue(column=name))
         if not metrics:
             return None
         definition = DataDefinition(numerical_columns=list(frame.columns))
@@ -162,6 +174,7 @@ class Dashboard:
         columns: list[str],
         quality: list[str],
         promotions: list[str],
+        estimated: list[str] | None = None,
     ) -> None:
         """Write the dashboard: the panels of earlier checks kept, these checks' added."""
         from evidently.sdk.models import DashboardModel, DashboardTabModel
@@ -169,15 +182,22 @@ class Dashboard:
         old = ws.get_dashboard(project.id)
         columns = _merge(_labels(old.panels, "Drift score per column", "column"), columns)
         quality = _merge(_labels(old.panels, QUALITY_PANEL, "metric"), quality)
+        bands = [estimate_column(m, part) for m in estimated or [] for part in ESTIMATE_PARTS]
+        bands = _merge(_labels(old.panels, ESTIMATE_PANEL, "column"), bands)
         panels = panel_set(
-            self.prediction_column, self.reference_column, columns, quality, promotions
+            self.prediction_column, self.reference_column, columns, quality, promotions, bands
         )
         tab = DashboardTabModel(title="Monitoring", panels=[p.id for p in panels])
         ws.save_dashboard(project.id, DashboardModel(tabs=[tab], panels=panels))
 
 
 def panel_set(
-    prediction: str, reference: str, columns: list[str], quality: list[str], promotions: list[str]
+    prediction: str,
+    reference: str,
+    columns: list[str],
+    quality: list[str],
+    promotions: list[str],
+    estimates: list[str] | None = None,
 ) -> list[DashboardPanelPlot]:
     """The dashboard's panels, each over time (`quality`: Evidently metric type names)."""
     from evidently.sdk.models import PanelMetric
@@ -222,12 +242,36 @@ def panel_set(
             [metric(name, name) for name in quality],
             "measured on the window's rows with fed-back labels",
         ),
+        *(
+            [
+                line_plot_panel(
+                    ESTIMATE_PANEL,
+                    [metric("MeanValue", c, column=c) for c in estimates],
+                    "estimated without labels (CBPE), with its confidence band",
+                )
+            ]
+            if estimates
+            else []
+        ),
         text_panel(
             "Promotions",
             "; ".join(promotions) if promotions else "no champion promoted yet",
         ),
     ]
     return panels
+
+
+def estimate_column(metric: str, part: str) -> str:
+    """The summary column of one estimated metric's value or band edge."""
+    return f"estimated {metric}" if part == "value" else f"estimated {metric} ({part})"
+
+
+def _estimate_values(result: DriftResult) -> dict[str, float]:
+    return {
+        estimate_column(e.metric, part): float(getattr(e, part))
+        for e in result.estimated
+        for part in ESTIMATE_PARTS
+    }
 
 
 def _metric_types(snapshots: Iterable[Snapshot]) -> list[str]:
