@@ -155,6 +155,7 @@ def test_multiclass_with_a_custom_estimator_trains_serves_scores_and_monitors(
     assert (report / "candidates" / "logistic_regression" / "evaluation.json").is_file()
     card = registry.card(outcome.version) or ""
     assert "`class_0`, `class_1`, `class_2`" in card and "- Task: multiclass" in card
+    assert "## Per class (holdout)" in card and "| class_2 |" in card
 
     data = pd.read_csv(tmp_path / "data.csv")
     predictions, openapi = _serve_and_label(cfg, data, "class_9")

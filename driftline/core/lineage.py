@@ -80,6 +80,7 @@ def model_metadata(
         lineage=Lineage(flow_run_id=flow_run_id, trigger=trigger, config_hash=cfg.fingerprint()),
         warnings=warnings or [],
         calibration=record.calibration,
+        per_class=record.per_class,
     )
 
 

@@ -90,6 +90,9 @@ class ModelMetadata(_Frozen):
         default_factory=list, description="What the run warned of (a feature that may leak)."
     )
     calibration: Calibration | None = Field(None, description="Binary: reliability on the holdout.")
+    per_class: dict[str, dict[str, float]] = Field(
+        default_factory=dict, description="Multiclass: holdout precision and recall per class."
+    )
 
     @property
     def target(self) -> str:

@@ -90,6 +90,7 @@ def render_card(mv: ModelVersion, moves: list[dict[str, Any]] | None = None) -> 
         "|---|---|",
         *(f"| {k} | {_fmt(v)} |" for k, v in m.metrics.items()),
         "",
+        *_per_class(m),
         *_calibration(m),
         "## Blessing",
         "",
@@ -130,6 +131,22 @@ def render_card(mv: ModelVersion, moves: list[dict[str, Any]] | None = None) -> 
         "",
     ]
     return "\n".join(lines)
+
+
+def _per_class(m: ModelMetadata) -> list[str]:
+    if not m.per_class:
+        return []
+    return [
+        "## Per class (holdout)",
+        "",
+        "| class | precision | recall | rows |",
+        "|---|---|---|---|",
+        *(
+            f"| {c} | {v['precision']:.4f} | {v['recall']:.4f} | {int(v.get('support', 0))} |"
+            for c, v in m.per_class.items()
+        ),
+        "",
+    ]
 
 
 def _calibration(m: ModelMetadata) -> list[str]:
