@@ -147,3 +147,38 @@ def test_challenger_report_command_prints_the_verdict(tmp_path: Path) -> None:
     assert shown.exit_code == 0, shown.output
     assert "Recommendation: promote" in shown.output and "roc_auc" in shown.output
     assert "labels still needed per arm: none" in shown.output
+
+
+def test_run_monitor_prints_the_challenger_verdict(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from driftline.core.contracts import ChallengerReport, DriftResult, Rows
+
+    report = ChallengerReport(
+        project="churn-demo",
+        champion="v0001",
+        challenger="v0002",
+        mode="canary",
+        quality={},
+        recommendation="need more data",
+        explanation="40 labelled rows of v0001 and 38 of v0002",
+    )
+    result = DriftResult(
+        verdict=False,
+        reason="no verdict",
+        columns=[],
+        drifted_columns=[],
+        drift_share=0.0,
+        dataset_drift=False,
+        prediction_drift=None,
+        quality={},
+        quality_note="not computed",
+        rows=Rows(reference=0, current=0, reference_sampled=0, current_sampled=0),
+        alerts=[],
+        challenger=report,
+    )
+    monkeypatch.setattr("driftline.apps.cli.run.run_flow", lambda *a, **k: result)
+    path = write_project(tmp_path, n_rows=200)
+    shown = CliRunner().invoke(app, ["run", "monitor", "--config", str(path)])
+    assert shown.exit_code == 0, shown.output
+    assert "challenger v0002: need more data: 40 labelled rows" in shown.output

@@ -151,6 +151,9 @@ def monitor(
     )
     typer.echo(f"estimated quality (no labels): {estimated or result.estimate_note}")
     typer.echo(f"alerts: {[a.rule for a in result.alerts] or 'none'}\nreport: {result.report_path}")
+    if (c := result.challenger) is not None:
+        done = f" ({c.action})" if c.action != "none" else ""
+        typer.echo(f"challenger {c.challenger}: {c.recommendation}{done}: {c.explanation}")
 
 
 @app.command("retrain")
