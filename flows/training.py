@@ -13,8 +13,17 @@ from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 from pydantic import Field
 
+from driftline.core.candidates import deadline_for, share_of
 from driftline.core.config import DEFAULT_CONFIG_PATH, ProjectConfig, load_config
-from driftline.core.contracts import DatasetRef, Ingested, TaskKind, TrainingOutcome
+from driftline.core.contracts import (
+    DatasetRef,
+    Ingested,
+    Schema,
+    Split,
+    TaskKind,
+    TrainedCandidate,
+    TrainingOutcome,
+)
 from driftline.core.datasets import check_sources
 from driftline.core.estimators import check_candidates
 from driftline.core.gates import gates_for
@@ -104,6 +113,46 @@ def _unchanged(
     )
 
 
+def _train_all(
+    cfg: ProjectConfig, parts: Split, schema: Schema, names: list[str]
+) -> dict[str, TrainedCandidate]:
+    """Every candidate in `names`, within one time budget for all of them.
+
+    Locally they run one after another, each on all cores (its folds in joblib processes) and
+    with an equal share of the time left: three searches at once as threads on two cores
+    fought over the GIL and spinning threads, and took several times longer
+    (`python -m benchmarks training`). On a Dask cluster they search at once, sharing the
+    deadline, and joblib spreads their fits over the cluster.
+    """
+    deadline = deadline_for(cfg.training)
+    get_run_logger().info(
+        "training %s within a time budget of %g min",
+        ", ".join(names),
+        cfg.training.time_budget_minutes,
+    )
+    if cfg.training.dask_address:
+        n_jobs = cores_per_candidate(cfg.training.n_jobs, len(names))
+        futures = [
+            train_candidate.submit(cfg, parts, schema, name, n_jobs, deadline) for name in names
+        ]
+        trained = {future.result().name: future.result() for future in futures}
+    else:
+        n_jobs = cfg.training.n_jobs
+        trained = {
+            name: train_candidate(
+                cfg, parts, schema, name, n_jobs, share_of(deadline, len(names) - i)
+            )
+            for i, name in enumerate(names)
+        }
+    for name, candidate in trained.items():
+        if not candidate_intact(candidate):  # changed since it was written (or cached)
+            get_run_logger().warning("%s: %s changed since it was trained; training it again",
+                                     name, candidate.model_path)  # fmt: skip
+            again = train_candidate.with_options(refresh_cache=True)
+            trained[name] = again(cfg, parts, schema, name, n_jobs)
+    return trained
+
+
 @flow(name="fit-gate-promote", on_failure=[emit_run_failed], log_prints=True)
 def fit_gate_promote(
     cfg: ProjectConfig,
@@ -113,7 +162,7 @@ def fit_gate_promote(
     trigger: str = "manual",
     retrain_unchanged: bool = False,
 ) -> TrainingOutcome:
-    """Split validated data, train every candidate in parallel, pick the best, score it,
+    """Split validated data, train every candidate within the time budget, pick the best, score it,
     the champion and a dummy baseline on the same holdout, gate, register, and promote when
     blessed. Data, config and code that built a version already: nothing is trained or
     registered (unless `force` or `retrain_unchanged`)."""
@@ -135,15 +184,7 @@ def fit_gate_promote(
     parts = split(cfg, ingested, champion_training_set(champion))
     logger.info("holdout: %s", parts.describe())
     leaks = leak_check(cfg, parts, schema)
-    n_jobs = cores_per_candidate(cfg.training.n_jobs, len(names))
-    futures = [train_candidate.submit(cfg, parts, schema, name, n_jobs) for name in names]
-    trained = {future.result().name: future.result() for future in futures}
-    for name, candidate in trained.items():
-        if not candidate_intact(candidate):  # changed since it was written (or cached)
-            logger.warning("%s: %s changed since it was trained; training it again",
-                           name, candidate.model_path)  # fmt: skip
-            again = train_candidate.with_options(refresh_cache=True)
-            trained[name] = again(cfg, parts, schema, name, n_jobs)
+    trained = _train_all(cfg, parts, schema, names)
     records = [
         evaluate(cfg, t, parts, schema, str(folder / "candidates" / t.name))
         for t in trained.values()
@@ -182,6 +223,7 @@ def fit_gate_promote(
         str(flow_run.id) if flow_run.id else None,
         warnings=leaks,
         fit_seconds=chosen.fit_seconds,
+        search=chosen.search,
     )
     sample = reference(
         chosen,

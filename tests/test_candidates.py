@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import inspect
+import time
 
 import numpy as np
 import pandas as pd
 import pytest
 from conftest import write_project
 from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import StratifiedKFold, cross_val_predict, train_test_split
+from sklearn.model_selection import TunedThresholdClassifierCV, train_test_split
 
 from driftline.core.candidates import (
     SearchResult,
-    best_f1_threshold,
     build_pipeline,
     labels,
     search,
@@ -115,7 +115,42 @@ def test_threshold_fixed_uses_the_value(data, parts) -> None:
     assert search("logistic_regression", train, y_train, schema, training).threshold == 0.37
 
 
-def test_best_f1_threshold_comes_from_out_of_fold_predictions(results, data, parts) -> None:
+def test_a_spent_time_budget_keeps_the_first_setting_and_records_the_rest(data, parts) -> None:
+    cfg, _, schema = data
+    train, _, y_train, _ = parts
+    seen = []
+    training = small(cfg.training, search_budget=4)
+    result = search(
+        "logistic_regression",
+        train,
+        y_train,
+        schema,
+        training,
+        deadline=time.time() - 1,
+        on_setting=seen.append,
+    )
+    assert [p.done for p in seen] == [1] and seen[0].seconds_left == 0
+    summary = result.summary
+    assert (summary.settings_tried, summary.settings_planned, summary.settings_cut_off) == (1, 6, 5)
+    assert summary.budget_seconds == training.time_budget_minutes * 60
+    assert "5 cut off by the budget" in summary.describe()
+    assert 0 < result.threshold < 1 and result.model.predict(train[schema.features]).any()
+
+
+def test_halving_evaluates_every_planned_setting_within_the_budget(data, parts) -> None:
+    cfg, _, schema = data
+    train, _, y_train, _ = parts
+    seen = []
+    training = small(cfg.training, search_budget=4, threshold=Threshold(strategy="fixed"))
+    result = search("logistic_regression", train, y_train, schema, training, on_setting=seen.append)
+    # Four settings on a third of the rows, then the best two on all of them.
+    assert [p.done for p in seen] == [1, 2, 3, 4, 5, 6]
+    assert {p.rows for p in seen[4:]} == {len(train)} and max(p.rows for p in seen[:4]) < len(train)
+    assert not result.summary.cut_short and result.summary.best_rows == len(train)
+    assert result.cv_score == max(p.score for p in seen[4:])
+
+
+def test_best_f1_threshold_comes_from_a_split_of_the_training_rows(results, data, parts) -> None:
     cfg, _, schema = data
     train, _, y_train, _ = parts
     # By construction: the search sees the training data only, never a holdout.
@@ -126,23 +161,17 @@ def test_best_f1_threshold_comes_from_out_of_fold_predictions(results, data, par
         "schema",
         "training",
         "n_jobs",
+        "deadline",
+        "on_setting",
     ]
     result = results["logistic_regression"]
     training = small(cfg.training)
-    folds = StratifiedKFold(training.cv_folds, shuffle=True, random_state=training.seed)
     pipeline = build_pipeline("logistic_regression", schema, training.feature_selection, 42)
     pipeline.set_params(**{f"model__{k}": v for k, v in result.params.items()})
-    oof = cross_val_predict(
-        pipeline, train[schema.features], y_train, cv=folds, method="predict_proba"
-    )[:, 1]
-    assert result.threshold == best_f1_threshold(y_train, oof)
-
-
-def test_best_f1_threshold_maximises_f1() -> None:
-    y = np.array([0, 0, 0, 1, 1, 0, 1, 1])
-    proba = np.array([0.1, 0.2, 0.3, 0.35, 0.4, 0.6, 0.7, 0.8])
-    # At 0.35: 4 TP, 1 FP, 0 FN → F1 8/9, better than any other cut.
-    assert best_f1_threshold(y, proba) == 0.35
+    tuned = TunedThresholdClassifierCV(
+        pipeline, scoring="f1", cv=1 / training.cv_folds, random_state=training.seed
+    ).fit(train[schema.features], y_train)
+    assert result.threshold == tuned.best_threshold_
 
 
 def test_k_best_reduces_features(data, parts) -> None:

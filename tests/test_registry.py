@@ -27,7 +27,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from driftline.core.config import ProjectConfig
-from driftline.core.contracts import Blessing, DatasetRef, TrainedCandidate
+from driftline.core.contracts import Blessing, DatasetRef, SearchSummary, TrainedCandidate
 from driftline.core.generator import CATEGORICAL, NUMERIC, TARGET, generate
 from driftline.core.metadata import ModelMetadata
 from driftline.errors import IntegrityError, RegistryError
@@ -88,6 +88,14 @@ def meta(roc_auc: float = 0.85, **extra: Any) -> ModelMetadata:
         "params": {"C": 1.0},
         "metrics": {"roc_auc": roc_auc, "pr_auc": 0.7, "f1": np.float64(0.61), "log_loss": 0.42},
         "threshold": 0.37,
+        "search": SearchSummary(
+            budget_seconds=60,
+            settings_planned=4,
+            settings_tried=2,
+            settings_cut_off=2,
+            best_rows=900,
+            seconds=61.5,
+        ),
         "data": _ref("d"),
         "holdout": _ref("h"),
     }
@@ -156,6 +164,7 @@ def test_register_list_get(
     card = (folder / "card.md").read_text()
     for part in ("## Purpose", "## Metrics (holdout)", "| roc_auc | 0.8500 |", "## Lineage"):
         assert part in card
+    assert "## Search" in card and "2/4 settings tried, 2 cut off by the budget" in card
     assert (Path(v2.uri) / "card.md").read_text() == "# my card\n"
     assert v1.metadata.key_metrics() == {
         "roc_auc": 0.85,

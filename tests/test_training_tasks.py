@@ -128,6 +128,7 @@ def test_train_candidate_writes_a_loadable_model(tmp_path: Path) -> None:
     assert model.predict_proba(holdout[ingested.table_schema.features]).shape == (len(holdout), 2)
     assert trained.name == "logistic_regression" and "C" in trained.params
     assert 0 < trained.threshold < 1 and trained.fit_seconds > 0
+    assert trained.search and trained.search.settings_tried == trained.search.settings_planned
 
 
 @flow(task_runner=ThreadPoolTaskRunner(max_workers=2))
@@ -179,6 +180,8 @@ def test_tasks_in_a_flow_and_fits_come_from_the_cache(tmp_path: Path, prefect_se
     assert table is not None and best.name in str(table.data)
     markdown = Artifact.get("churn-demo-blessing")
     assert markdown is not None and "v2" in str(markdown.data)
+    progress = Artifact.get("churn-demo-search-logistic-regression")
+    assert progress is not None and progress.type == "progress" and progress.data == 100.0
 
     again = mini_training(cfg, ingested)
     assert again["states"] == ["Cached", "Cached"]

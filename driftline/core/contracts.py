@@ -206,6 +206,32 @@ def describe_holdout(
 # Training and evaluation
 
 
+class SearchSummary(BaseModel):
+    """How one candidate's hyperparameter search went against its time budget."""
+
+    model_config = ConfigDict(frozen=True)
+
+    budget_seconds: float = Field(description="training.time_budget_minutes, in seconds.")
+    settings_planned: int = Field(description="Evaluations successive halving planned.")
+    settings_tried: int
+    settings_cut_off: int = Field(description="Planned evaluations the budget left out.")
+    best_rows: int = Field(description="Training rows the chosen setting was scored on.")
+    seconds: float = Field(description="Search, threshold and final fit, wall time.")
+    encoding: str = Field("", description="The feature columns by how they were encoded.")
+
+    @property
+    def cut_short(self) -> bool:
+        return self.settings_cut_off > 0
+
+    def describe(self) -> str:
+        cut = f", {self.settings_cut_off} cut off by the budget" if self.cut_short else ""
+        return (
+            f"{self.settings_tried}/{self.settings_planned} settings tried{cut} "
+            f"in {self.seconds:.1f} s (budget {self.budget_seconds:g} s); "
+            f"best scored on {self.best_rows:,} rows"
+        )
+
+
 class TrainedCandidate(BaseModel):
     """A fitted candidate: where its model is (and the sha256 it was written with), how it
     was chosen, and its threshold."""
@@ -217,6 +243,7 @@ class TrainedCandidate(BaseModel):
     cv_score: float
     threshold: float | None = Field(None, description="Binary tasks only.")
     fit_seconds: float
+    search: SearchSummary | None = None
 
 
 class SliceGroup(BaseModel):

@@ -23,6 +23,7 @@ from driftline.core.contracts import (
     DatasetRef,
     EvaluationRecord,
     Schema,
+    SearchSummary,
     Split,
 )
 from driftline.core.metadata import CodeVersion, Lineage, ModelMetadata
@@ -52,9 +53,10 @@ def model_metadata(
     flow_run_id: str | None,
     warnings: list[str] | None = None,
     fit_seconds: float | None = None,
+    search: SearchSummary | None = None,
 ) -> ModelMetadata:
     """The metadata of a trained candidate: data, config, metrics, gate, schema, and the
-    run's warnings (possible leaks)."""
+    run's warnings (possible leaks), and how its search used its budget."""
     return ModelMetadata(
         project=cfg.project,
         candidate=record.name,
@@ -66,6 +68,7 @@ def model_metadata(
         slice_gaps=record.slice_gaps,
         permutation_importance=record.permutation_importance,
         params=params,
+        search=search,
         blessing=blessing,
         data=data,
         train=split.train,

@@ -19,6 +19,7 @@ from driftline.core.contracts import (
     DatasetRef,
     FeatureImportance,
     Schema,
+    SearchSummary,
     TaskKind,
 )
 
@@ -70,6 +71,7 @@ class ModelMetadata(_Frozen):
     slice_gaps: dict[str, dict[str, float]] = Field(default_factory=dict)
     permutation_importance: list[FeatureImportance] = Field(default_factory=list)
     params: dict[str, Any] = Field(default_factory=dict)
+    search: SearchSummary | None = Field(None, description="How the search used its budget.")
     blessing: Blessing
     data: DatasetRef | None = Field(None, description="The whole dataset the run started from.")
     train: DatasetRef | None = None

@@ -13,6 +13,7 @@ import yaml
 from pydantic import Field, ValidationError, model_validator
 
 from driftline.core.config.data import DataSource, Expectations, Features, Target
+from driftline.core.config.encoding import Encoding
 from driftline.core.config.gates import Bound, Change, DummyGate, Gates
 from driftline.core.config.monitoring import (
     MIN_SAMPLE_ROWS,
@@ -51,6 +52,7 @@ __all__ = [
     "DataSource",
     "DriftMethod",
     "DummyGate",
+    "Encoding",
     "Expectations",
     "FeatureDrift",
     "FeatureSelection",

@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
+from driftline.core.config.encoding import Encoding
 from driftline.core.config.section import Section
 
 
@@ -99,7 +100,15 @@ class Training(Section):
         description="Built-in names and custom estimators; none: the task's built-in set.",
     )
     holdout_fraction: float = Field(0.2, gt=0, lt=0.9)
-    search_budget: int = Field(6, ge=1, description="Hyperparameter settings tried per candidate.")
+    search_budget: int = Field(
+        6, ge=1, description="Hyperparameter settings in the first halving round, per candidate."
+    )
+    time_budget_minutes: float = Field(
+        1.0,
+        gt=0,
+        description="Wall time for all candidates' searches together; past it no new setting "
+        "starts and each candidate keeps its best so far.",
+    )
     cv_folds: int = Field(3, ge=2)
     seed: int = 42
     n_jobs: int = Field(2, ge=1, description="Cores shared by all candidates of one run.")
@@ -110,6 +119,7 @@ class Training(Section):
         "(CalibratedClassifierCV); none: as the estimator gives them.",
     )
     feature_selection: FeatureSelection = Field(default_factory=FeatureSelection)
+    encoding: Encoding = Field(default_factory=Encoding)
     slice_columns: list[str] = Field(default_factory=list)
     reference_sample_rows: int = Field(5000, ge=100)
     primary_metric: str | None = Field(

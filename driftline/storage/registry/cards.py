@@ -104,6 +104,11 @@ def render_card(mv: ModelVersion, moves: list[dict[str, Any]] | None = None) -> 
         ),
         *([f"- Holdout: {m.blessing.holdout}"] if m.blessing.holdout else []),
         "",
+        "## Search",
+        "",
+        m.search.describe() + "." if m.search else "Not recorded.",
+        *([f"- Encoding: {m.search.encoding}"] if m.search and m.search.encoding else []),
+        "",
         *(
             [
                 "## Threshold",
