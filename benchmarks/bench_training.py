@@ -329,8 +329,11 @@ def _champion_figures(folder: Path, api_url: str, scale: float) -> list[Figure]:
         bare = _in_child(_bare_fit, flow)
         flaml = _in_child(_flaml_fit, flow, flow["seconds"])
         print(
-            f"  {name}: champion {flow['candidate']} ({flow['search']}); bare HGB "
-            f"{bare['seconds']:.1f} s; FLAML {flaml['model']} in {flaml['seconds']:.0f} s",
+            f"  {name}: champion {flow['candidate']} in {flow['seconds']:.1f} s "
+            f"({flow['search']}), roc_auc {flow['roc_auc']:.4f}, {flow['peak_mb']:.0f} MB; "
+            f"bare HGB {bare['seconds']:.1f} s, roc_auc {bare['roc_auc']:.4f}, "
+            f"{bare['peak_mb']:.0f} MB; FLAML {flaml['model']} {flaml['seconds']:.0f} s, "
+            f"roc_auc {flaml['roc_auc']:.4f}",
             flush=True,
         )
         target = f"<= {CHAMPION_SECONDS} s" if not name.startswith("c") else ""

@@ -118,7 +118,7 @@ def _train_all(
 ) -> dict[str, TrainedCandidate]:
     """Every candidate in `names`, within one time budget for all of them.
 
-    Locally they run one after another, each on all cores (its folds in joblib processes) and
+    Locally they run one after another, each on all cores (its folds in joblib threads) and
     with an equal share of the time left: three searches at once as threads on two cores
     fought over the GIL and spinning threads, and took several times longer
     (`python -m benchmarks training`). On a Dask cluster they search at once, sharing the

@@ -24,9 +24,16 @@ def test_runner_follows_the_config(tmp_path: Path) -> None:
     assert runner.address == "tcp://127.0.0.1:1"
 
 
-def test_outside_a_dask_worker_sklearn_parallelism_changes_nothing() -> None:
+def test_outside_a_dask_worker_sklearn_parallelism_keeps_n_jobs_on_threads() -> None:
+    import os
+
+    import joblib
+
     with sklearn_parallelism(3) as n_jobs:
         assert n_jobs == 3
+        # The search's folds run in this process's threads, not in worker processes.
+        pids = joblib.Parallel(n_jobs=2)(joblib.delayed(os.getpid)() for _ in range(2))
+        assert pids == [os.getpid()] * 2
 
 
 @pytest.mark.server
