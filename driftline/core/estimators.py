@@ -32,7 +32,7 @@ _FOREST = {
     "n_estimators": [60, 120],
     "max_depth": [None, 6, 10],
     "min_samples_leaf": randint(5, 30),
-    "max_features": ["sqrt", 0.5],
+    "max_features": ["sqrt", 0.3],
 }
 # HistGradientBoosting stops early on a validation split of its fold: `max_iter` is a ceiling.
 _BOOSTING = {
