@@ -116,6 +116,10 @@ def test_first_run_registers_and_promotes_with_lineage(
     card = Path(outcome.card_path)
     assert card.is_file() and "v0001" in card.read_text()
     assert meta.holdout.fingerprint in card.read_text()
+    # The time budget's outcome is recorded with the model and on its card.
+    assert meta.search is not None and meta.search.settings_tried >= 1
+    assert meta.search.budget_seconds == cfg.training.time_budget_minutes * 60
+    assert "## Search" in card.read_text() and meta.search.describe() in card.read_text()
 
 
 def test_second_run_is_gated_against_the_first_and_reuses_fits(
