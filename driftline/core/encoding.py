@@ -12,7 +12,8 @@ Then, per estimator family (`preprocessor`):
   one cross-fitted TF-IDF score per column (`TextScore`).
 - "sparse" (linear models): numeric imputed and scaled; categoricals one-hot, sparse, rare
   levels grouped and unknown ones counted as rare; high-cardinality columns target encoded and
-  scaled; text through TF-IDF. The output stays sparse all the way into the estimator.
+  scaled; text through TF-IDF. When sparse pays (density below 0.3), the output stays sparse
+  all the way into the estimator.
 - "dense" (custom estimators, which may take neither sparse input nor missing values): as
   "sparse", but dense, and text as the cross-fitted score.
 
@@ -153,7 +154,9 @@ def preprocessor(
             ("target", target, list(kinds.high_cardinality)),
             *text,
         ]
-        return ColumnTransformer(_present(parts), sparse_threshold=1.0 if sparse else 0.0)
+        # Sparse out when it pays (scikit-learn's rule: overall density below 0.3, e.g. TF-IDF
+        # or many one-hot levels), else dense, which small batches score faster.
+        return ColumnTransformer(_present(parts), sparse_threshold=0.3 if sparse else 0.0)
     raise ValueError(f"unknown encoding family {family!r}; one of 'ordinal', 'sparse', 'dense'")
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 from sklearn.compose import ColumnTransformer
 from sklearn.model_selection import FixedThresholdClassifier, TunedThresholdClassifierCV
 from sklearn.pipeline import Pipeline
@@ -40,7 +41,8 @@ class Blocks:
             trans.transform(np.column_stack([frame[c].to_numpy() for c in cols]))
             for trans, cols in self.blocks
         ]
-        return np.hstack(parts)
+        # A sparse block (a sparse one-hot) is densified, as the dense ColumnTransformer does.
+        return np.hstack([p.toarray() if sparse.issparse(p) else p for p in parts])
 
 
 class LeanPipeline:
