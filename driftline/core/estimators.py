@@ -56,7 +56,8 @@ SEARCH_SPACES: dict[str, dict[str, Any]] = {
 def _built_in(name: str, task: TaskKind, seed: int) -> BaseEstimator:
     classify = is_classification(task)
     # No class_weight="balanced": it shifts every probability towards the minority class.
-    # Imbalance is the decision threshold's job (best F1 on out-of-fold predictions).
+    # Imbalance is the decision threshold's job (best F1 on a validation split of the training
+    # rows). HistGradientBoosting is also six times faster without them (even hessians).
     if name == "logistic_regression":
         return LogisticRegression(max_iter=2000)
     if name == "ridge":
@@ -66,8 +67,6 @@ def _built_in(name: str, task: TaskKind, seed: int) -> BaseEstimator:
             return RandomForestClassifier(random_state=seed)
         return RandomForestRegressor(random_state=seed)
     if name == "hist_gradient_boosting":
-        # No class weights: with them every fit took six times as long (uneven hessians), and
-        # the tuned threshold, not the weights, balances the classes.
         if classify:
             return HistGradientBoostingClassifier(early_stopping=True, random_state=seed)
         return HistGradientBoostingRegressor(early_stopping=True, random_state=seed)
