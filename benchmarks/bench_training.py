@@ -107,6 +107,8 @@ def _config(folder: Path, data: Path, name: str, task: str = "binary") -> Path:
     raw["state_dir"] = f"state-{name}"
     raw["expectations"] = {"suite": "churn", "directory": str(ROOT / "expectations")}
     raw["training"] = TRAINING
+    # The bare script draws a stratified random holdout: the flow draws the same one.
+    raw["split"] = {"strategy": "random"}
     if task != "binary":
         project = TASK_PROJECTS[task]
         raw["target"] = {"column": TARGETS[task], "task": task}
@@ -127,6 +129,9 @@ def bare_script(cfg: ProjectConfig, out_dir: Path) -> EvaluationRecord:
         stratify=labels(df, cfg, schema.task) if schema.task != "regression" else None,
         random_state=cfg.training.seed,
     )
+    # In the dataset's row order, as the flow's split keeps them: the folds of the search
+    # then hold the same rows, so both sides fit the same models.
+    train, holdout = train.sort_index(), holdout.sort_index()
     candidates = check_candidates(cfg.training, schema.task)
     n_jobs = cores_per_candidate(cfg.training.n_jobs, len(candidates))
     y = labels(train, cfg, schema.task)
