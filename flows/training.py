@@ -34,7 +34,7 @@ from driftline.orchestration.run_folders import run_dir
 from driftline.orchestration.task_runners import task_runner
 from driftline.storage.candidate_models import candidate_intact
 from driftline.storage.registry import CHAMPION, ModelRegistry, ModelVersion, forced_reason
-from tasks.evaluate import compare, evaluate, evaluate_baseline, evaluate_dummy
+from tasks.evaluate import compare, evaluate, evaluate_baseline, evaluate_dummy, explain
 from tasks.gate import gate
 from tasks.ingest import ingest
 from tasks.leakage import leak_check
@@ -189,7 +189,8 @@ def fit_gate_promote(
         evaluate(cfg, t, parts, schema, str(folder / "candidates" / t.name))
         for t in trained.values()
     ]
-    best = compare(cfg, records)
+    ranked_first = compare(cfg, records)
+    best = explain(cfg, trained[ranked_first.name], parts, schema, ranked_first)
     dummy = evaluate_dummy(cfg, parts, schema) if gates.dummy is not None else None
 
     baseline = None

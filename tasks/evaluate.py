@@ -15,7 +15,13 @@ from prefect.cache_policies import NO_CACHE
 
 from driftline.core.config import ProjectConfig
 from driftline.core.contracts import EvaluationRecord, Schema, Split, TrainedCandidate
-from driftline.core.evaluation import best_record, evaluate_model, fit_dummy
+from driftline.core.evaluation import (
+    best_record,
+    evaluate_model,
+    feature_importance,
+    fit_dummy,
+    write_record,
+)
 from driftline.core.render import OUTCOME_METRICS
 from driftline.core.task_kinds import primary_metric
 from driftline.storage.candidate_models import load_candidate
@@ -35,6 +41,22 @@ def evaluate(
         name=trained.name,
         model_path=trained.model_path,
     )
+
+
+@task(name="explain", task_run_name="explain-{trained.name}", cache_policy=NO_CACHE)
+def explain(
+    cfg: ProjectConfig,
+    trained: TrainedCandidate,
+    split: Split,
+    schema: Schema,
+    chosen: EvaluationRecord,
+) -> EvaluationRecord:
+    """The chosen candidate's record with its permutation importance, rewritten in its folder."""
+    importance = feature_importance(load_candidate(trained), split.holdout.load(), schema, cfg)
+    record = chosen.model_copy(update={"permutation_importance": importance})
+    if "evaluation" in record.artifacts:
+        write_record(record, Path(record.artifacts["evaluation"]).parent)
+    return record
 
 
 @task(name="evaluate-baseline", task_run_name="evaluate-baseline-{version}", cache_policy=NO_CACHE)

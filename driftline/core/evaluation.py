@@ -328,8 +328,9 @@ def evaluate_model(
     threshold inside it).
 
     Metrics, slices (and for classification a confusion matrix) always; with
-    `out_dir` also the task's plots, permutation importance and `evaluation.json` there.
-    `name` and `model_path` label the record.
+    `out_dir` also the task's plots and `evaluation.json` there (permutation importance is
+    `feature_importance`'s, paid only for the chosen model). `name` and `model_path` label
+    the record.
     """
     task = schema.task
     y = labels(holdout_df, cfg, task).to_numpy()
@@ -347,15 +348,32 @@ def evaluate_model(
     if out_dir is None:
         return record
     out_dir.mkdir(parents=True, exist_ok=True)
-    metric = primary_metric(cfg.training.primary_metric, task)
-    record.permutation_importance = _importance(
-        model, X, y, metric, task != "regression", cfg.training.seed
-    )
     record.artifacts = _plots(y, p, task, name, out_dir)
+    return write_record(record, out_dir)
+
+
+def write_record(record: EvaluationRecord, out_dir: Path) -> EvaluationRecord:
+    """`record` as `out_dir/evaluation.json`, listed among its own artifacts."""
     json_path = out_dir / "evaluation.json"
     record.artifacts["evaluation"] = str(json_path)
     json_path.write_text(record.model_dump_json(indent=2))
     return record
+
+
+def feature_importance(
+    model: Any, holdout_df: pd.DataFrame, schema: Schema, cfg: ProjectConfig
+) -> list[FeatureImportance]:
+    """Permutation importance of `model` on the holdout, on the task's primary metric.
+
+    It costs one holdout prediction per feature and repeat (165 for 55 columns), more than
+    the evaluation itself, so the training flow asks it of the chosen candidate only.
+    """
+    task = schema.task
+    y = labels(holdout_df, cfg, task).to_numpy()
+    metric = primary_metric(cfg.training.primary_metric, task)
+    return _importance(
+        model, holdout_df[schema.features], y, metric, task != "regression", cfg.training.seed
+    )
 
 
 def fit_dummy(
