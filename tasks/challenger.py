@@ -18,6 +18,7 @@ from driftline.core.task_kinds import primary_metric
 from driftline.storage.prediction_log import log_root, read_labelled_log
 from driftline.storage.registry import CHALLENGER, CHAMPION, ModelRegistry
 from driftline.storage.registry.verdicts import act_on
+from driftline.storage.report_index import ReportIndex
 
 
 def report_for(cfg: ProjectConfig, registry: ModelRegistry) -> ChallengerReport | None:
@@ -52,16 +53,22 @@ def report_for(cfg: ProjectConfig, registry: ModelRegistry) -> ChallengerReport 
 @task(name="challenger-report", cache_policy=NO_CACHE)
 def challenger_step(cfg: ProjectConfig, out_dir: str, actor: str) -> ChallengerReport | None:
     """Report on the challenger, act on it as `serving.challenger` says, and write the
-    report to `out_dir/challenger-report.json` and an artifact."""
+    report to `out_dir/challenger-report.json`, a page in the report index and an artifact."""
     registry = ModelRegistry.for_config(cfg)
     report = report_for(cfg, registry)
     if report is None:
         return None
     report = act_on(registry, report, cfg.serving.challenger, actor)
-    write_atomic(Path(out_dir) / "challenger-report.json", report.model_dump_json(indent=2))
+    folder = Path(out_dir)
+    write_atomic(folder / "challenger-report.json", report.model_dump_json(indent=2))
+    markdown = render.challenger_report(report)
+    title = f"{report.challenger} against {report.champion}"
+    page = folder / "challenger-report.html"
+    write_atomic(page, render.text_page(f"{cfg.project}: challenger {title}", markdown))
+    relative = ReportIndex.for_config(cfg).add("challenger", report.recommendation, title, page)
     create_markdown_artifact(
         key=cfg.artifact_key("challenger-report"),
-        markdown=render.challenger_report(report),
+        markdown=f"{markdown}\n\nReport: `{relative}` in the state folder",
         description=f"{report.challenger} against {report.champion}: {report.recommendation}",
     )
     get_run_logger().info(

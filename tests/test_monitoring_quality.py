@@ -25,6 +25,7 @@ from driftline.storage.prediction_log import (
     write_part,
 )
 from driftline.storage.registry import CHALLENGER, CHAMPION, ModelRegistry
+from driftline.storage.report_index import ReportIndex
 from flows.monitoring import monitoring
 from flows.training import training
 
@@ -112,3 +113,7 @@ def test_monitoring_reports_on_a_canary_challenger_and_promotes_a_better_one(
     assert report.action == "promoted" and registry.aliases()[CHAMPION] == "v0002"
     move = [e for e in registry.audit_log() if e["alias"] == CHAMPION][-1]
     assert move["actor"].startswith("flow-run:") and "roc_auc: challenger" in move["reason"]
+    [listed] = [e for e in ReportIndex.for_config(cfg).entries() if e.kind == "challenger"]
+    assert (
+        listed.outcome == "promote" and "Recommendation: promote" in Path(listed.path).read_text()
+    )

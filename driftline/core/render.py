@@ -6,6 +6,7 @@ result the same way.
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 from typing import Any
 
@@ -143,6 +144,19 @@ def challenger_report(report: ChallengerReport) -> str:
     if report.action != "none" or report.action_note:
         lines.append(f"- action: {report.action}; {report.action_note}")
     return "\n".join(lines)
+
+
+def text_page(title: str, text: str) -> str:
+    """A markdown text as one self-contained HTML page, shown as it is in a `<pre>` block.
+
+    Hand-written: the stack has no markdown-to-HTML renderer, and this markdown (tables in
+    pipes, short lists) reads well as plain text.
+    """
+    return (
+        f"<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+        f"<title>{html.escape(title)}</title></head>"
+        f"<body><pre id='report'>{html.escape(text)}</pre></body></html>\n"
+    )
 
 
 def validation(report: ValidationReport, paths: dict[str, Path | str | None]) -> str:
