@@ -143,14 +143,19 @@ def monitor(
     if result is None:
         typer.echo("no verdict: no champion to compare against")
         return
-    typer.echo(f"drift share {result.drift_share:.0%}, drifted: {result.drifted_columns or 'none'}")
+    if not result.verdict:
+        typer.echo(result.reason)
+    else:
+        drifted = result.drifted_columns or "none"
+        typer.echo(f"drift share {result.drift_share:.0%}, drifted: {drifted}")
     quality = ", ".join(f"{k} {v:.4f}" for k, v in result.quality.items())
     typer.echo(f"quality: {quality or result.quality_note}")
     estimated = ", ".join(
         f"{e.metric} {e.value:.4f} [{e.lower:.4f}, {e.upper:.4f}]" for e in result.estimated
     )
     typer.echo(f"estimated quality (no labels): {estimated or result.estimate_note}")
-    typer.echo(f"alerts: {[a.rule for a in result.alerts] or 'none'}\nreport: {result.report_path}")
+    typer.echo(f"alerts: {[a.rule for a in result.alerts] or 'none'}")
+    typer.echo(f"report: {result.report_path or 'none'}")
     if (c := result.challenger) is not None:
         done = f" ({c.action})" if c.action != "none" else ""
         typer.echo(f"challenger {c.challenger}: {c.recommendation}{done}: {c.explanation}")
