@@ -321,7 +321,7 @@ def check_drift(
             reason="no verdict: "
             + "; ".join(too_small)
             + " (the reference is the champion's holdout sample; lower monitoring.min_rows "
-            "to judge smaller samples)",
+            "to judge smaller samples, at the cost of noisier drift scores)",
             columns=[],
             drifted_columns=[],
             drift_share=0.0,
