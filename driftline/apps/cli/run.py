@@ -19,7 +19,7 @@ from driftline.core.contracts import (
     ScoreResult,
     TrainingOutcome,
 )
-from driftline.core.sources import check_sources, discover_sources
+from driftline.core.sources import check_sources, check_suite, discover_sources
 from driftline.orchestration.flow_process import run_flow
 
 app = typer.Typer(
@@ -34,6 +34,7 @@ def ingest(config: Path = ConfigOption, data: str = DataOption) -> None:
     with user_errors():
         cfg = project(config, data)
         check_sources(cfg)
+        check_suite(cfg)
         result = run_flow(
             cfg.state_path,
             "ingest",
@@ -102,6 +103,7 @@ def train(
     with user_errors():
         cfg = project(config, data)
         check_sources(cfg)
+        check_suite(cfg)
         parameters = {
             "config_path": str(config),
             "data": data,
@@ -171,6 +173,7 @@ def retrain(
     """Retrain on reference + recent data, gate against the champion, promote if blessed."""
     with user_errors():
         cfg = project(config)
+        check_suite(cfg)
         if recent:
             discover_sources(cfg.resolve(recent))
         parameters = {
