@@ -148,6 +148,11 @@ def test_partly_labelled_window_uses_the_labelled_rows(
     )
     assert result.rows.labelled == 1000
     assert result.quality["roc_auc"] > 0.75
+    current[TARGET] = float("nan")
+    unlabelled, _ = _check(
+        _scored(reference, model), current, prediction_column="probability", target_column=TARGET
+    )
+    assert unlabelled.quality == {} and unlabelled.quality_note == "no labels in the window"
 
 
 def test_sampling_flags_the_same_columns_as_the_full_computation() -> None:

@@ -165,6 +165,8 @@ def _quality(
 ) -> tuple[dict[str, float], str, Snapshot | None, int]:
     labelled = current[current[target_column].notna()]
     n = len(labelled)
+    if n == 0:
+        return {}, "no labels in the window", None, n
     if n < policy.min_rows:
         return {}, f"{n} labelled rows; monitoring.min_rows is {policy.min_rows}", None, n
     if task != "binary":
