@@ -96,3 +96,23 @@ def test_a_missing_suite_is_refused_before_any_flow_run(
     suite = tmp_path / "expectations" / "absent.json"
     assert f"error: {suite}: expectation suite not found" in result.output
     assert "driftline expectations suggest" in result.output
+
+
+def test_run_score_refuses_an_output_that_is_not_parquet(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--output scored.csv` wrote Parquet bytes into a .csv file."""
+    from conftest import write_project
+
+    def no_flow(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a flow run started")
+
+    monkeypatch.setattr("driftline.apps.cli.run.run_flow", no_flow)
+    path = write_project(tmp_path, n_rows=200)
+    batch = next((tmp_path / "data").iterdir())
+    out = tmp_path / "scored.csv"
+    result = invoke(
+        "run", "score", "--config", str(path), "--input", str(batch), "--output", str(out)
+    )
+    assert result.exit_code == 1, result.output
+    assert f"error: --output {out}: predictions are written as Parquet" in result.output

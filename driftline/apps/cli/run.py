@@ -20,6 +20,7 @@ from driftline.core.contracts import (
     TrainingOutcome,
 )
 from driftline.core.sources import check_sources, check_suite, discover_sources
+from driftline.errors import ConfigError
 from driftline.orchestration.flow_process import run_flow
 
 app = typer.Typer(
@@ -66,6 +67,10 @@ def score(
     with user_errors():
         cfg = project(config)
         discover_sources(Path(input).resolve())
+        if output is not None and output.suffix.lower() != ".parquet":
+            raise ConfigError(
+                f"--output {output}: predictions are written as Parquet; end the name in .parquet"
+            )
         parameters = {
             "input": input,
             "output": str(output.resolve()) if output else None,
