@@ -78,3 +78,41 @@ def test_run_ingest_with_an_invalid_config_names_file_and_key(tmp_path: Path) ->
     assert result.exit_code == 1
     assert f"{broken}: invalid configuration" in result.output
     assert "key 'project'" in result.output
+
+
+@pytest.mark.parametrize("command", ["ingest", "train", "retrain"])
+def test_a_missing_suite_is_refused_before_any_flow_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    from conftest import write_project
+
+    def no_flow(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a flow run started")
+
+    monkeypatch.setattr("driftline.apps.cli.run.run_flow", no_flow)
+    path = write_project(tmp_path, n_rows=200, expectations={"suite": "absent"})
+    result = invoke("run", command, "--config", str(path))
+    assert result.exit_code == 1, result.output
+    suite = tmp_path / "expectations" / "absent.json"
+    assert f"error: {suite}: expectation suite not found" in result.output
+    assert "driftline expectations suggest" in result.output
+
+
+def test_run_score_refuses_an_output_that_is_not_parquet(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--output scored.csv` wrote Parquet bytes into a .csv file."""
+    from conftest import write_project
+
+    def no_flow(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a flow run started")
+
+    monkeypatch.setattr("driftline.apps.cli.run.run_flow", no_flow)
+    path = write_project(tmp_path, n_rows=200)
+    batch = next((tmp_path / "data").iterdir())
+    out = tmp_path / "scored.csv"
+    result = invoke(
+        "run", "score", "--config", str(path), "--input", str(batch), "--output", str(out)
+    )
+    assert result.exit_code == 1, result.output
+    assert f"error: --output {out}: predictions are written as Parquet" in result.output

@@ -92,6 +92,7 @@ def outcome(**changes: object) -> TrainingOutcome:
     [
         (outcome(), 0, "kept v0001 as the champion"),
         (outcome(champion=None, baseline_version=None), 1, "'gates:' key"),
+        (outcome(champion=None, baseline_version=None), 1, "gate no champion yet, so no change"),
         (outcome(outcome="promoted", champion="v0002", blessing_reasons=[]), 0, "PROMOTED"),
         (outcome(outcome="unchanged", version="v0001"), 0, "unchanged since v0001"),
     ],

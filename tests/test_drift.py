@@ -148,6 +148,11 @@ def test_partly_labelled_window_uses_the_labelled_rows(
     )
     assert result.rows.labelled == 1000
     assert result.quality["roc_auc"] > 0.75
+    current[TARGET] = float("nan")
+    unlabelled, _ = _check(
+        _scored(reference, model), current, prediction_column="probability", target_column=TARGET
+    )
+    assert unlabelled.quality == {} and unlabelled.quality_note == "no labels in the window"
 
 
 def test_sampling_flags_the_same_columns_as_the_full_computation() -> None:
@@ -167,7 +172,7 @@ def test_sampling_flags_the_same_columns_as_the_full_computation() -> None:
 def test_too_few_rows_gives_no_verdict(reference: pd.DataFrame) -> None:
     result, report = _check(reference, generate(100, seed=10, drift=Drift(shift={"age": 20.0})))
     assert not result.verdict
-    assert "current window has 100 rows; min_rows is 500" in result.reason
+    assert "current window has 100 rows; monitoring.min_rows is 500" in result.reason
     assert result.alerts == [] and result.columns == []
     assert report.drift is None and report.save_html("unused.html") == []
     empty, _ = _check(reference, pd.DataFrame())
@@ -194,3 +199,22 @@ def test_policy_validation() -> None:
         Monitoring(cat_method="wasserstein")
     with pytest.raises(ValidationError, match="performance_floor"):
         Monitoring(performance_floor={"auc": 0.7})
+
+
+def test_run_monitor_says_why_there_is_no_verdict(
+    reference: pd.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A small dataset's check prints the reason and the key to change, not "drift share 0%"."""
+    from conftest import write_project
+    from typer.testing import CliRunner
+
+    from driftline.apps.cli import app
+
+    result, _ = _check(reference.head(88), reference.head(442))
+    monkeypatch.setattr("driftline.apps.cli.run.run_flow", lambda *a, **k: result)
+    path = write_project(tmp_path, n_rows=200)
+    shown = CliRunner().invoke(app, ["run", "monitor", "--config", str(path)])
+    assert shown.exit_code == 0, shown.output
+    assert "no verdict: current window has 442 rows; monitoring.min_rows is 500" in shown.output
+    assert "reference has 88 rows" in shown.output and "lower monitoring.min_rows" in shown.output
+    assert "drift share" not in shown.output and "report: none" in shown.output

@@ -165,8 +165,10 @@ def _quality(
 ) -> tuple[dict[str, float], str, Snapshot | None, int]:
     labelled = current[current[target_column].notna()]
     n = len(labelled)
+    if n == 0:
+        return {}, "no labels in the window", None, n
     if n < policy.min_rows:
-        return {}, f"{n} labelled rows; min_rows is {policy.min_rows}", None, n
+        return {}, f"{n} labelled rows; monitoring.min_rows is {policy.min_rows}", None, n
     if task != "binary":
         if task == "multiclass" and label_texts(labelled[target_column]).nunique() < 2:
             return {}, "labelled rows hold one class only", None, n
@@ -310,7 +312,7 @@ def check_drift(
         current_sampled=min(len(current), policy.sample_rows),
     )
     too_small = [
-        f"{side} has {n} rows; min_rows is {policy.min_rows}"
+        f"{side} has {n} rows; monitoring.min_rows is {policy.min_rows}"
         for side, n in (("current window", rows.current), ("reference", rows.reference))
         if n < policy.min_rows
     ]
@@ -318,7 +320,10 @@ def check_drift(
         rows = rows.model_copy(update={"reference_sampled": 0, "current_sampled": 0})
         result = DriftResult(
             verdict=False,
-            reason="no verdict: " + "; ".join(too_small),
+            reason="no verdict: "
+            + "; ".join(too_small)
+            + " (the reference is the champion's holdout sample; lower monitoring.min_rows "
+            "to judge smaller samples, at the cost of noisier drift scores)",
             columns=[],
             drifted_columns=[],
             drift_share=0.0,

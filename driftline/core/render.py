@@ -39,7 +39,7 @@ def training_outcome(outcome: TrainingOutcome) -> str:
     against = (
         f"against champion {outcome.baseline_version}"
         if outcome.baseline_version
-        else ("no champion yet: value thresholds only")
+        else "no champion yet, so no change gate"
     )
     lines = [
         f"\n{outcome.project} {outcome.version} ({outcome.candidate}): {outcome.outcome.upper()}",

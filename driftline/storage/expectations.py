@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from driftline.core.contracts import Failure, Schema, ValidationReport
+from driftline.core.sources import suite_not_found
 from driftline.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -46,9 +47,7 @@ def load_suite(path: str | Path) -> gx.ExpectationSuite:
 
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(
-            f"{path}: expectation suite not found (write one with `driftline expectations suggest`)"
-        )
+        raise suite_not_found(path)
     try:
         raw = json.loads(path.read_text())
     except json.JSONDecodeError as exc:

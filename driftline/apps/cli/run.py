@@ -19,7 +19,8 @@ from driftline.core.contracts import (
     ScoreResult,
     TrainingOutcome,
 )
-from driftline.core.sources import check_sources, discover_sources
+from driftline.core.sources import check_sources, check_suite, discover_sources
+from driftline.errors import ConfigError
 from driftline.orchestration.flow_process import run_flow
 
 app = typer.Typer(
@@ -34,6 +35,7 @@ def ingest(config: Path = ConfigOption, data: str = DataOption) -> None:
     with user_errors():
         cfg = project(config, data)
         check_sources(cfg)
+        check_suite(cfg)
         result = run_flow(
             cfg.state_path,
             "ingest",
@@ -65,6 +67,10 @@ def score(
     with user_errors():
         cfg = project(config)
         discover_sources(Path(input).resolve())
+        if output is not None and output.suffix.lower() != ".parquet":
+            raise ConfigError(
+                f"--output {output}: predictions are written as Parquet; end the name in .parquet"
+            )
         parameters = {
             "input": input,
             "output": str(output.resolve()) if output else None,
@@ -102,6 +108,7 @@ def train(
     with user_errors():
         cfg = project(config, data)
         check_sources(cfg)
+        check_suite(cfg)
         parameters = {
             "config_path": str(config),
             "data": data,
@@ -143,14 +150,19 @@ def monitor(
     if result is None:
         typer.echo("no verdict: no champion to compare against")
         return
-    typer.echo(f"drift share {result.drift_share:.0%}, drifted: {result.drifted_columns or 'none'}")
+    if not result.verdict:
+        typer.echo(result.reason)
+    else:
+        drifted = result.drifted_columns or "none"
+        typer.echo(f"drift share {result.drift_share:.0%}, drifted: {drifted}")
     quality = ", ".join(f"{k} {v:.4f}" for k, v in result.quality.items())
     typer.echo(f"quality: {quality or result.quality_note}")
     estimated = ", ".join(
         f"{e.metric} {e.value:.4f} [{e.lower:.4f}, {e.upper:.4f}]" for e in result.estimated
     )
     typer.echo(f"estimated quality (no labels): {estimated or result.estimate_note}")
-    typer.echo(f"alerts: {[a.rule for a in result.alerts] or 'none'}\nreport: {result.report_path}")
+    typer.echo(f"alerts: {[a.rule for a in result.alerts] or 'none'}")
+    typer.echo(f"report: {result.report_path or 'none'}")
     if (c := result.challenger) is not None:
         done = f" ({c.action})" if c.action != "none" else ""
         typer.echo(f"challenger {c.challenger}: {c.recommendation}{done}: {c.explanation}")
@@ -166,6 +178,7 @@ def retrain(
     """Retrain on reference + recent data, gate against the champion, promote if blessed."""
     with user_errors():
         cfg = project(config)
+        check_suite(cfg)
         if recent:
             discover_sources(cfg.resolve(recent))
         parameters = {
