@@ -190,7 +190,7 @@ def test_commands_use_the_running_server_and_fork_from_its_runner(served: Served
     batch = served.folder / "data" / "batch_000.csv"
     checked = driftline("run", "monitor", "--source", str(batch), cwd=served.folder)
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert "drift share" in checked.stdout
+    assert "alerts:" in checked.stdout  # its summary (a 400-row reference gives no verdict)
     assert "temporary" not in checked.stderr
     runner_log = (served.home / "runner.log").read_text()
     assert "for flows.training:training" in runner_log
