@@ -34,6 +34,7 @@ from driftline.storage.prediction_log import (
 )
 from driftline.storage.registry import ModelRegistry
 from driftline.testing.models import churn_metadata
+from driftline.testing.serving import wait_ready
 
 FEATURES = [*NUMERIC, *CATEGORICAL]
 
@@ -396,15 +397,7 @@ def test_sigterm_flushes_the_log(tmp_path: Path, models: list[Pipeline]) -> None
     ids: list[str] = []
     try:
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, "server did not start"
-            time.sleep(0.2)
+        wait_ready(url, proc)
         with httpx.Client(base_url=url, timeout=10) as client:
             for i in range(10):
                 r = client.post("/predict", json={"records": records(3, seed=i, with_id=True)})

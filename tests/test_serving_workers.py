@@ -19,6 +19,7 @@ from test_serving import fit_model, metadata, records
 from driftline.core.config import load_config
 from driftline.storage.prediction_log import log_root, read_prediction_log
 from driftline.storage.registry import ModelRegistry
+from driftline.testing.serving import wait_ready
 
 pytestmark = pytest.mark.slow
 
@@ -27,18 +28,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if httpx.get(f"{url}/ready", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        assert proc.poll() is None and time.monotonic() < deadline, "server did not start"
-        time.sleep(0.2)
 
 
 def worker_pids(root: Path) -> set[str]:

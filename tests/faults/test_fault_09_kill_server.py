@@ -7,7 +7,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ from driftline.storage.prediction_log import (
     write_part,
 )
 from driftline.storage.registry import ModelRegistry
+from driftline.testing.serving import wait_ready
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
 
@@ -41,18 +41,6 @@ def _serve(config: Path, port: int) -> subprocess.Popen:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.STDOUT,
     )
-
-
-def _ready(url: str, proc: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{url}/ready", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        assert proc.poll() is None and time.monotonic() < deadline, "server did not start"
-        time.sleep(0.2)
 
 
 def _records(n: int, seed: int) -> list[dict[str, Any]]:
@@ -73,7 +61,7 @@ def test_kill_9_loses_no_answered_prediction_in_journal_mode(tmp_path: Path) -> 
     ids: list[str] = []
     proc = _serve(config, port)
     try:
-        _ready(url, proc)
+        wait_ready(url, proc)
         with httpx.Client(base_url=url, timeout=10) as client:
             for i in range(20):
                 r = client.post("/predict", json={"records": _records(3, seed=i)})
@@ -88,7 +76,7 @@ def test_kill_9_loses_no_answered_prediction_in_journal_mode(tmp_path: Path) -> 
 
     proc = _serve(config, port)  # the next start replays the dead server's journal
     try:
-        _ready(url, proc)
+        wait_ready(url, proc)
         status = httpx.get(f"{url}/ready").json()["log"]
         assert status["rows_recovered"] == 61 and status["durability"] == "journal"  # + feedback
     finally:
