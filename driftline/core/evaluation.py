@@ -9,6 +9,7 @@ terms.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -120,14 +121,14 @@ def _slice_groups(values: pd.Series) -> pd.Series:
     return values.astype(str).where(values.notna(), MISSING_GROUP)
 
 
-def slice_metrics(
+def _slices(
     holdout_df: pd.DataFrame,
-    y: np.ndarray,
-    proba: np.ndarray,
-    pred: np.ndarray,
     columns: list[str],
+    names: tuple[str, ...],
+    group_fields: Callable[[np.ndarray], dict[str, float | None]],
 ) -> tuple[list[SliceGroup], dict[str, dict[str, float]]]:
-    """Per-group metrics for each slice column, and the largest gap between groups per metric."""
+    """Per-group metrics (`group_fields` of a row mask) for each slice column, and the
+    largest gap between groups for each metric of `names`."""
     groups_out: list[SliceGroup] = []
     gaps: dict[str, dict[str, float]] = {}
     for column in columns:
@@ -137,61 +138,8 @@ def slice_metrics(
         rows = []
         for group in sorted(set(keys)):
             mask = keys == group
-            yg, pg, predg = y[mask], proba[mask], pred[mask]
             rows.append(
-                SliceGroup(
-                    column=column,
-                    group=group,
-                    rows=int(mask.sum()),
-                    base_rate=float(yg.mean()),
-                    positive_rate=float(predg.mean()),
-                    roc_auc=float(roc_auc_score(yg, pg)) if len(set(yg)) == 2 else None,
-                    recall=float(recall_score(yg, predg)) if yg.any() else None,
-                    precision=float(precision_score(yg, predg)) if predg.any() else None,
-                )
-            )
-        groups_out.extend(rows)
-        gaps[column] = {}
-        for metric in SLICE_METRICS:
-            values = [v for r in rows if (v := getattr(r, metric)) is not None]
-            if len(values) >= 2:
-                gaps[column][metric] = max(values) - min(values)
-    return groups_out, gaps
-
-
-def task_slice_metrics(
-    holdout_df: pd.DataFrame, y: np.ndarray, p: Predictions, task: str, columns: list[str]
-) -> tuple[list[SliceGroup], dict[str, dict[str, float]]]:
-    """Per-group metrics of a multiclass (accuracy, macro F1) or regression (MAE, RMSE) model
-    for each slice column, and the largest gap between groups per metric."""
-    groups_out: list[SliceGroup] = []
-    gaps: dict[str, dict[str, float]] = {}
-    names = TASK_SLICE_METRICS[task]
-    for column in columns:
-        if column not in holdout_df.columns:
-            raise ValueError(f"slice column '{column}' is not in the holdout data")
-        keys = _slice_groups(holdout_df[column]).to_numpy()
-        rows = []
-        for group in sorted(set(keys)):
-            mask = keys == group
-            yg, vg = y[mask], p.values[mask]
-            if task == "regression":
-                values = {
-                    "mae": mean_absolute_error(yg, vg),
-                    "rmse": root_mean_squared_error(yg, vg),
-                }
-            else:
-                values = {
-                    "accuracy": accuracy_score(yg, vg),
-                    "f1_macro": f1_score(yg, vg, average="macro", zero_division=0),
-                }
-            rows.append(
-                SliceGroup(
-                    column=column,
-                    group=group,
-                    rows=int(mask.sum()),
-                    **{k: float(v) for k, v in values.items()},
-                )
+                SliceGroup(column=column, group=group, rows=int(mask.sum()), **group_fields(mask))
             )
         groups_out.extend(rows)
         gaps[column] = {
@@ -200,6 +148,49 @@ def task_slice_metrics(
             if len(vals := [v for r in rows if (v := getattr(r, m)) is not None]) >= 2
         }
     return groups_out, gaps
+
+
+def slice_metrics(
+    holdout_df: pd.DataFrame,
+    y: np.ndarray,
+    proba: np.ndarray,
+    pred: np.ndarray,
+    columns: list[str],
+) -> tuple[list[SliceGroup], dict[str, dict[str, float]]]:
+    """Per-group metrics of a binary model for each slice column, and the largest gaps."""
+
+    def fields(mask: np.ndarray) -> dict[str, float | None]:
+        yg, pg, predg = y[mask], proba[mask], pred[mask]
+        return {
+            "base_rate": float(yg.mean()),
+            "positive_rate": float(predg.mean()),
+            "roc_auc": float(roc_auc_score(yg, pg)) if len(set(yg)) == 2 else None,
+            "recall": float(recall_score(yg, predg)) if yg.any() else None,
+            "precision": float(precision_score(yg, predg)) if predg.any() else None,
+        }
+
+    return _slices(holdout_df, columns, SLICE_METRICS, fields)
+
+
+def task_slice_metrics(
+    holdout_df: pd.DataFrame, y: np.ndarray, p: Predictions, task: str, columns: list[str]
+) -> tuple[list[SliceGroup], dict[str, dict[str, float]]]:
+    """Per-group metrics of a multiclass (accuracy, macro F1) or regression (MAE, RMSE) model
+    for each slice column, and the largest gap between groups per metric."""
+
+    def fields(mask: np.ndarray) -> dict[str, float | None]:
+        yg, vg = y[mask], p.values[mask]
+        if task == "regression":
+            return {
+                "mae": float(mean_absolute_error(yg, vg)),
+                "rmse": float(root_mean_squared_error(yg, vg)),
+            }
+        return {
+            "accuracy": float(accuracy_score(yg, vg)),
+            "f1_macro": float(f1_score(yg, vg, average="macro", zero_division=0)),
+        }
+
+    return _slices(holdout_df, columns, TASK_SLICE_METRICS[task], fields)
 
 
 def _importance(
