@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
@@ -147,6 +147,14 @@ class IngestAndValidateResult(BaseModel):
     validation: Validation
 
 
+# Per side (train, holdout): the share of each class of the target, or (regression) its
+# mean, std, min, 50% and max. Split and ModelMetadata both carry it.
+TargetBalance = Annotated[
+    dict[str, dict[str, float]],
+    Field(description="Per side (train, holdout): the target's class shares or its spread."),
+]
+
+
 SplitStrategy = Literal["random", "time", "latest_batches", "latest_rows"]
 
 
@@ -161,11 +169,7 @@ class Split(BaseModel):
     holdout_start: str | None = None
     holdout_end: str | None = None
     holdout_files: list[str] = Field(default_factory=list)
-    target_balance: dict[str, dict[str, float]] = Field(
-        default_factory=dict,
-        description="Per side (train, holdout): the share of each class of the target, or "
-        "(regression) its mean, std, min, 50% and max.",
-    )
+    target_balance: TargetBalance = Field(default_factory=dict)
 
     def describe(self) -> str:
         """One line for the run log, the blessing and the card."""

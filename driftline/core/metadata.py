@@ -20,6 +20,7 @@ from driftline.core.contracts import (
     FeatureImportance,
     Schema,
     SearchSummary,
+    TargetBalance,
     TaskKind,
 )
 
@@ -81,11 +82,7 @@ class ModelMetadata(_Frozen):
     holdout_start: str | None = None
     holdout_end: str | None = None
     holdout_files: list[str] = Field(default_factory=list)
-    target_balance: dict[str, dict[str, float]] = Field(
-        default_factory=dict,
-        description="Per side (train, holdout): the share of each class of the target, or "
-        "(regression) its mean, std, min, 50% and max.",
-    )
+    target_balance: TargetBalance = Field(default_factory=dict)
     fit_seconds: float | None = Field(None, description="The chosen candidate's search time.")
     lineage: Lineage = Field(default_factory=Lineage)
     warnings: list[str] = Field(
